@@ -1,0 +1,3 @@
+"""tenas_tf: training-free neural architecture search (TE-NAS) in TensorFlow 2 / Keras 3."""
+
+__version__ = "0.1.0"
