@@ -1,0 +1,27 @@
+"""tenas_tf: training-free neural architecture search (TE-NAS) in TensorFlow 2 / Keras 3."""
+
+import re
+
+from setuptools import find_packages, setup
+
+with open("tenas_tf/__init__.py") as stream:
+  VERSION = re.search(r'__version__ = "([^"]+)"', stream.read()).group(1)
+
+setup(
+    name="tenas_tf",
+    version=VERSION,
+    description="TE-NAS (ICLR 2021) training-free NAS in TensorFlow 2 / Keras 3",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["tenas_tf", "tenas_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "tensorflow-datasets>=4.9",
+        "numpy>=1.26",
+        "absl-py>=2.0",
+    ],
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
+    entry_points={"console_scripts": ["tenas-search=tenas_tf.launch.search:run_main"]},
+)

@@ -1,0 +1,1 @@
+"""Analysis of search results against benchmark tables."""

@@ -1,0 +1,191 @@
+"""Deterministic tf.data pipelines that feed the two TE-NAS indicators.
+
+* `ntk_batches`: batches of training images with the standard training augmentation
+  (random horizontal flip, zero-pad, random crop), normalised; the NTK condition number is
+  computed on one such batch (TENAS_SPEC.md sections 3 and 6).
+* `linear_region_batches`: batches of 3x3x1 samples, each a random 3x3 crop of one image,
+  normalised, with one randomly chosen colour channel kept; the linear-region count uses
+  3 x 1000 of them (TENAS_SPEC.md sections 4 and 6).
+
+The reference draws its batches and crops from unseeded PyTorch loaders, so the same seed can
+give another architecture (TENAS_SPEC.md section 8). Here every random choice comes from
+`seed`: the shuffle has an explicit seed, and the augmentation uses stateless random ops whose
+seeds are derived from (`seed`, batch index), never from global RNG state. The same seed and
+images give the same batches, in the same order.
+
+Augmentation runs on whole batches (vectorised gathers) rather than per image: the LR pipeline
+draws 3000 crops per count, and a per-element `map` would cost more than the crops themselves.
+"""
+
+import tensorflow as tf
+
+from tenas_tf.data import datasets as datasets_lib
+from tenas_tf.data import sources
+
+# Default shuffle buffer, in images: 10k uint8 CIFAR images are 31 MB.
+DEFAULT_SHUFFLE_BUFFER = 10_000
+# Separates the random streams of the two pipelines when they share a seed.
+_NTK_STREAM = 0
+_LR_STREAM = 1
+_LR_CROP = 3
+
+
+def _check_batch_size(batch_size, minimum, why):
+  if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < minimum:
+    raise ValueError(f"batch_size must be an int >= {minimum} ({why}); got {batch_size!r}")
+
+
+def _check_seed(seed):
+  if not isinstance(seed, int) or isinstance(seed, bool):
+    raise ValueError(f"seed must be an int; got {seed!r}")
+
+
+def _check_shuffle_buffer(shuffle_buffer):
+  if not isinstance(shuffle_buffer, int) or isinstance(shuffle_buffer, bool) or shuffle_buffer < 1:
+    raise ValueError(f"shuffle_buffer must be an int >= 1; got {shuffle_buffer!r}")
+
+
+def _normalize(pixels, info):
+  """uint8-range float pixels [..., 3] -> (pixels / 255 - mean) / std, per channel."""
+  mean = tf.constant(info.mean, tf.float32)
+  std = tf.constant(info.std, tf.float32)
+  return (pixels / 255.0 - mean) / std
+
+
+def _crop(images, top, left, size):
+  """Per-image size x size windows: images [B, H, W, C], top/left [B] int32 -> [B, size, size, C]."""
+  offsets = tf.range(size, dtype=tf.int32)
+  rows = top[:, None] + offsets
+  cols = left[:, None] + offsets
+  images = tf.gather(images, rows, axis=1, batch_dims=1)
+  return tf.gather(images, cols, axis=2, batch_dims=1)
+
+
+def _shuffled_batches(images, batch_size, seed, shuffle_buffer):
+  """cache -> shuffle (seeded, new order each epoch) -> repeat -> batch, with batch indices."""
+  batches = (images.cache()
+             .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+             .repeat()
+             .batch(batch_size, drop_remainder=True))
+  return tf.data.Dataset.zip(batches, tf.data.Dataset.counter())
+
+
+def _finish(dataset):
+  options = tf.data.Options()
+  options.deterministic = True
+  return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _stateless_seeds(seed, stream, index, num):
+  """`num` independent stateless seeds [2] for batch `index` of stream `stream`."""
+  base = tf.constant([seed, stream], tf.int64)
+  return tf.unstack(tf.random.experimental.stateless_split(
+      tf.random.experimental.stateless_fold_in(base, index), num=num))
+
+
+def ntk_batches(images, info, batch_size, seed, *, shuffle_buffer=DEFAULT_SHUFFLE_BUFFER):
+  """Infinite, deterministic batches of augmented, normalised images for the NTK.
+
+  Per image, as the reference's training transform: random horizontal flip (p = 0.5); zero
+  padding of `info.pad` pixels on every side (black pixels, before normalisation, so they become
+  -mean / std); a random S x S crop; division by 255; `(x - mean) / std` per channel.
+
+  Args:
+    images: a finite `tf.data.Dataset` of uint8 images [S, S, 3], S = `info.image_size`, e.g.
+      from `load_images`. It is cached in memory.
+    info: the dataset's `DatasetInfo` (or its name).
+    batch_size: images per batch, >= 2 (72 NB201, 14 DARTS-CIFAR, 24 DARTS-ImageNet).
+    seed: int; fixes the shuffle order and the flips and crops.
+    shuffle_buffer: size of the shuffle buffer, in images.
+
+  Returns:
+    An infinite `tf.data.Dataset` of float32 [batch_size, S, S, 3].
+
+  Raises:
+    ValueError: if `images` are not uint8 [S, S, 3], or an argument is invalid.
+
+  Example:
+
+  >>> info = dataset_info("synthetic")
+  >>> batches = ntk_batches(load_images(info, synthetic_count=64), info, batch_size=8, seed=0)
+  >>> next(iter(batches)).shape
+  TensorShape([8, 32, 32, 3])
+
+  Reference: TENAS_SPEC.md sections 3 and 6.
+  """
+  info = datasets_lib.dataset_info(info)
+  _check_batch_size(batch_size, 2, "a condition number needs at least 2 samples")
+  _check_seed(seed)
+  _check_shuffle_buffer(shuffle_buffer)
+  size, pad = info.image_size, info.pad
+  sources.check_image_spec(images, size, "images for ntk_batches")
+
+  def augment(batch, index):
+    flip_seed, top_seed, left_seed = _stateless_seeds(seed, _NTK_STREAM, index, 3)
+    pixels = tf.cast(batch, tf.float32)
+    flip = tf.random.stateless_uniform([batch_size], flip_seed) < 0.5
+    pixels = tf.where(flip[:, None, None, None], tf.reverse(pixels, axis=[2]), pixels)
+    pixels = tf.pad(pixels, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    top = tf.random.stateless_uniform([batch_size], top_seed, 0, 2 * pad + 1, tf.int32)
+    left = tf.random.stateless_uniform([batch_size], left_seed, 0, 2 * pad + 1, tf.int32)
+    return _normalize(_crop(pixels, top, left, size), info)
+
+  batches = _shuffled_batches(images, batch_size, seed, shuffle_buffer)
+  return _finish(batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+
+
+def linear_region_batches(images, info, batch_size=1000, seed=0, *,
+                          shuffle_buffer=DEFAULT_SHUFFLE_BUFFER):
+  """Infinite, deterministic batches of 3x3x1 samples for the linear-region count.
+
+  Per sample, as the reference's LR transform: one image (each image of a batch is a different
+  draw of the shuffle), a random 3x3 crop without padding, division by 255, `(x - mean) / std`
+  per channel, then ONE colour channel chosen uniformly at random. Tiny inputs keep the number
+  of distinct ReLU patterns below the sample count, so that architectures stay distinguishable.
+
+  Args:
+    images: a finite `tf.data.Dataset` of uint8 images [H, W, 3] (H, W >= 3, the same for all
+      images), e.g. from `load_images`. It is cached in memory.
+    info: the dataset's `DatasetInfo` (or its name); gives the mean and std.
+    batch_size: samples per batch, >= 1 (1000 in the reference, which counts over 3 batches).
+    seed: int; fixes the shuffle order, the crops and the channels.
+    shuffle_buffer: size of the shuffle buffer, in images.
+
+  Returns:
+    An infinite `tf.data.Dataset` of float32 [batch_size, 3, 3, 1].
+
+  Raises:
+    ValueError: if `images` are not uint8 [H, W, 3] with H, W >= 3, or an argument is invalid.
+
+  Example:
+
+  >>> info = dataset_info("synthetic")
+  >>> samples = linear_region_batches(load_images(info), info, batch_size=1000, seed=0)
+  >>> next(iter(samples)).shape
+  TensorShape([1000, 3, 3, 1])
+
+  Reference: TENAS_SPEC.md sections 4 and 6.
+  """
+  info = datasets_lib.dataset_info(info)
+  _check_batch_size(batch_size, 1, "at least one sample")
+  _check_seed(seed)
+  _check_shuffle_buffer(shuffle_buffer)
+  sources.check_image_spec(images, None, "images for linear_region_batches")
+  height, width = images.element_spec.shape[:2]
+  if (height is not None and height < _LR_CROP) or (width is not None and width < _LR_CROP):
+    raise ValueError(f"images for linear_region_batches must be at least {_LR_CROP}x{_LR_CROP}; "
+                     f"got {tuple(images.element_spec.shape)}")
+
+  def sample(batch, index):
+    top_seed, left_seed, channel_seed = _stateless_seeds(seed, _LR_STREAM, index, 3)
+    shape = tf.shape(batch)
+    top = tf.random.stateless_uniform([batch_size], top_seed, 0, shape[1] - _LR_CROP + 1,
+                                      tf.int32)
+    left = tf.random.stateless_uniform([batch_size], left_seed, 0, shape[2] - _LR_CROP + 1,
+                                       tf.int32)
+    channel = tf.random.stateless_uniform([batch_size], channel_seed, 0, 3, tf.int32)
+    crops = _normalize(_crop(tf.cast(batch, tf.float32), top, left, _LR_CROP), info)
+    return tf.gather(crops, channel[:, None], axis=3, batch_dims=1)
+
+  batches = _shuffled_batches(images, batch_size, seed, shuffle_buffer)
+  return _finish(batches.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))

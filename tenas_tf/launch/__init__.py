@@ -1,0 +1,1 @@
+"""absl binaries: search (and later train, export, evaluate)."""

@@ -1,0 +1,86 @@
+r"""Runs a TE-NAS search.
+
+  python -m tenas_tf.launch.search --flagfile=launch/nb201_cifar10.flags --run_dir=runs/c10
+
+Writes `result.json` (and `state.json` after every round, so rerunning the same command resumes
+a killed search) and `search.flags`, the flags that reproduce the run, into --run_dir.
+"""
+
+import json
+import logging as std_logging
+import os
+import sys
+
+from absl import app
+from absl import logging
+import tensorflow as tf
+
+from tenas_tf import data as data_lib
+from tenas_tf import search
+from tenas_tf.analysis import nb201_table
+from tenas_tf.launch import flags as tenas_flags
+from tenas_tf.search import run_files
+
+
+def _config_from_flags():
+  source = (f"npz:{','.join(tenas_flags.DATA_NPZ.value)}" if tenas_flags.DATA_NPZ.value
+            else f"synthetic:{tenas_flags.SYNTHETIC_COUNT.value}"
+            if tenas_flags.DATASET.value == "synthetic" else "tfds")
+  settings = search.PruneSettings(
+      prune_number=tenas_flags.PRUNE_NUMBER.value, repeats=tenas_flags.REPEATS.value,
+      lr_batches_per_count=tenas_flags.LR_BATCHES.value,
+      common_batches=tenas_flags.COMMON_BATCHES.value, init=tenas_flags.INIT.value,
+      seed=tenas_flags.SEED.value)
+  return search.SearchConfig(
+      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value, data_source=source,
+      batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
+      settings=settings)
+
+
+def _print_progress(round_index, done, total):
+  sys.stderr.write(f"\rround {round_index}: candidate {done}/{total}")
+  if done == total:
+    sys.stderr.write("\n")
+  sys.stderr.flush()
+
+
+def _search():
+  config = _config_from_flags()
+  run_dir = tenas_flags.RUN_DIR.value
+  run_files.check_writable(run_dir)
+  accuracies = (nb201_table.load_accuracies(tenas_flags.NB201_TABLE.value)
+                if tenas_flags.NB201_TABLE.value else None)
+  images = data_lib.load_images(
+      config.dataset, data_dir=tenas_flags.DATA_DIR.value, data_npz=tenas_flags.DATA_NPZ.value,
+      synthetic_count=tenas_flags.SYNTHETIC_COUNT.value, seed=config.settings.seed)
+  if tenas_flags.DETERMINISTIC_OPS.value:
+    tf.config.experimental.enable_op_determinism()
+  run_files.write_atomic(os.path.join(run_dir, "search.flags"),
+                         tenas_flags.flagfile_text(tenas_flags.SEARCH_FLAGS))
+  result = search.run(config, images, run_dir, accuracies=accuracies, progress=_print_progress)
+  print(f"genotype: {result['genotype']}")
+  print(f"search seconds: {result['seconds']:.1f}")
+  if result.get("accuracies"):
+    print("NB201 test accuracies: " + json.dumps(result["accuracies"]))
+  for warning in result["warnings"]:
+    print(f"warning: {warning}")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  std_logging.getLogger("tenas_tf").setLevel(std_logging.INFO)
+  try:
+    _search()
+  except ValueError as error:  # bad input: a clear message, no traceback
+    logging.debug("user error", exc_info=True)
+    sys.exit(f"error: {error}")
+
+
+def run_main():
+  """Console-script entry point (`tenas-search`)."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run_main()

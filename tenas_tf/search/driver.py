@@ -1,0 +1,148 @@
+"""A whole search into a run directory: networks, data streams, rounds, state and result files.
+
+Run directory:
+  state.json   after every round: the configuration and the finished rounds (resume point).
+  result.json  at the end: genotype, seconds, rounds, seed, versions, settings, warnings, and the
+               NB201 table accuracies when a table is given.
+A rerun with the same configuration resumes after the last finished round, or returns the
+finished result; a different configuration in the same directory is refused.
+"""
+
+import dataclasses
+import logging
+import os
+import platform
+import time
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+import tenas_tf
+from tenas_tf import data as data_lib
+from tenas_tf.search import prune
+from tenas_tf.search import run_files
+from tenas_tf.spaces import registry
+
+log = logging.getLogger("tenas_tf.search")
+
+STATE_FILE = "state.json"
+RESULT_FILE = "result.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+  """Everything that determines a search's outcome (the run directory's identity).
+
+  Attributes:
+    space: search space name (`tenas_tf.spaces.registry.SPACES`).
+    dataset: dataset name (`tenas_tf.data.DATASETS`); sets input size, normalisation, classes.
+    data_source: a description of where the images came from (e.g. the npz paths).
+    batch_size: NTK batch size (72 for NB201 in the paper).
+    lr_batch_size: samples per linear-region batch (1000).
+    settings: `prune.PruneSettings`.
+  """
+
+  space: str
+  dataset: str
+  data_source: str
+  batch_size: int
+  lr_batch_size: int
+  settings: prune.PruneSettings
+
+  def __post_init__(self):
+    registry.get_space(self.space)
+    data_lib.dataset_info(self.dataset)
+    if not isinstance(self.batch_size, int) or self.batch_size < 2:
+      raise ValueError(f"batch_size must be an int >= 2 (the NTK needs 2 samples); "
+                       f"got {self.batch_size!r}")
+    if not isinstance(self.lr_batch_size, int) or self.lr_batch_size < 1:
+      raise ValueError(f"lr_batch_size must be an int >= 1; got {self.lr_batch_size!r}")
+
+  def to_json(self):
+    return dataclasses.asdict(self)
+
+
+def versions():
+  return {"tenas_tf": tenas_tf.__version__, "tensorflow": tf.__version__,
+          "keras": keras.__version__, "numpy": np.__version__,
+          "python": platform.python_version()}
+
+
+def _load_state(run_dir, config):
+  """Finished rounds recorded in `run_dir` for `config`; refuses another configuration's files."""
+  for name in (RESULT_FILE, STATE_FILE):
+    path = os.path.join(run_dir, name)
+    if os.path.exists(path):
+      saved = run_files.read_json(path)
+      if saved.get("config") != config.to_json():
+        raise ValueError(
+            f"run_dir {run_dir!r} holds a search with another configuration ({name}: "
+            f"{saved.get('config')}); this one is {config.to_json()}. Use a new --run_dir.")
+      return name, saved
+  return None, None
+
+
+def run(config, images, run_dir, accuracies=None, progress=None):
+  """Runs (or resumes, or returns) the search of `config` on `images` in `run_dir`.
+
+  Args:
+    config: `SearchConfig`.
+    images: finite tf.data.Dataset of uint8 [H, W, 3] images (`tenas_tf.data.load_images`).
+    run_dir: output folder (created).
+    accuracies: optional {arch_str: {dataset: accuracy}} (NB201 table) to report the found cell's.
+    progress: optional callable(round_index, done, total).
+
+  Returns:
+    The result dict written to `run_dir/result.json`.
+  """
+  run_files.check_writable(run_dir)
+  found, saved = _load_state(run_dir, config)
+  if found == RESULT_FILE:
+    log.info("%s already holds a finished search; not redoing it", run_dir)
+    return saved
+  finished_rounds = saved["rounds"] if saved else []
+  elapsed_before = saved["seconds"] if saved else 0.0
+  if finished_rounds:
+    log.info("resuming %s after %d finished rounds", run_dir, len(finished_rounds))
+
+  space = registry.get_space(config.space)
+  info = data_lib.dataset_info(config.dataset)
+  settings = config.settings
+  keras.utils.set_random_seed(settings.seed)
+  start = time.time()
+  ntk_net = space.ntk_network(info.num_classes, (info.image_size, info.image_size, 3),
+                              settings.init)
+  lr_net = space.linear_region_network(info.num_classes, settings.init)
+
+  def ntk_batches(seed):
+    return iter(data_lib.ntk_batches(images, info, config.batch_size, seed))
+
+  def lr_batches(seed):
+    return iter(data_lib.linear_region_batches(images, info, config.lr_batch_size, seed))
+
+  def save_state(mask, records):
+    del mask  # replayed from the records' `pruned` lists
+    run_files.write_json(os.path.join(run_dir, STATE_FILE), {
+        "config": config.to_json(), "rounds": records,
+        "seconds": elapsed_before + time.time() - start})
+
+  mask, records = prune.run_search(space, ntk_net, lr_net, ntk_batches, lr_batches, settings,
+                                   finished_rounds=finished_rounds, on_round=save_state,
+                                   progress=progress)
+  genotype = space.genotype_of(mask)
+  result = {
+      "genotype": genotype.to_string(),
+      "seconds": elapsed_before + time.time() - start,
+      "rounds": records,
+      "seed": settings.seed,
+      "versions": versions(),
+      "config": config.to_json(),
+      "warnings": sorted({w for record in records for w in record["warnings"]}),
+  }
+  if accuracies is not None:
+    result["accuracies"] = accuracies.get(genotype.to_string())
+    if result["accuracies"] is None:
+      log.warning("the NB201 table has no row for %s", genotype.to_string())
+  run_files.write_json(os.path.join(run_dir, RESULT_FILE), result)
+  return result
