@@ -9,14 +9,18 @@
 
 The reference draws its batches and crops from unseeded PyTorch loaders, so the same seed can
 give another architecture (TENAS_SPEC.md section 8). Here every random choice comes from
-`seed`: the shuffle has an explicit seed, and the augmentation uses stateless random ops whose
-seeds are derived from (`seed`, batch index), never from global RNG state. The same seed and
-images give the same batches, in the same order.
+`seed`: the augmentation uses stateless random ops seeded by (`seed`, batch index), and the
+shuffle has an explicit op seed. The same seed and images give the same batches in the same
+order, in every process. Two caveats of `Dataset.shuffle` itself: TF combines its op seed with
+the global seed when one is set (`tf.random.set_seed`, `keras.utils.set_random_seed`), so set
+that the same way too; and with `reshuffle_each_iteration=True` each new iterator over the
+same dataset object starts a new shuffle order, so create one iterator and keep drawing from it.
 
-Augmentation runs on whole batches (vectorised gathers) rather than per image: the LR pipeline
-draws 3000 crops per count, and a per-element `map` would cost more than the crops themselves.
+Augmentation runs on whole batches (vectorised gathers) rather than per image, so the 3000 LR
+samples of one count take three `map` calls rather than 3000.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from tenas_tf.data import datasets as datasets_lib
@@ -30,19 +34,26 @@ _LR_STREAM = 1
 _LR_CROP = 3
 
 
+def _is_int(value):
+  return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _check_batch_size(batch_size, minimum, why):
-  if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < minimum:
+  if not _is_int(batch_size) or batch_size < minimum:
     raise ValueError(f"batch_size must be an int >= {minimum} ({why}); got {batch_size!r}")
+  return int(batch_size)
 
 
 def _check_seed(seed):
-  if not isinstance(seed, int) or isinstance(seed, bool):
+  if not _is_int(seed):
     raise ValueError(f"seed must be an int; got {seed!r}")
+  return int(seed)
 
 
 def _check_shuffle_buffer(shuffle_buffer):
-  if not isinstance(shuffle_buffer, int) or isinstance(shuffle_buffer, bool) or shuffle_buffer < 1:
+  if not _is_int(shuffle_buffer) or shuffle_buffer < 1:
     raise ValueError(f"shuffle_buffer must be an int >= 1; got {shuffle_buffer!r}")
+  return int(shuffle_buffer)
 
 
 def _normalize(pixels, info):
@@ -53,7 +64,7 @@ def _normalize(pixels, info):
 
 
 def _crop(images, top, left, size):
-  """Per-image size x size windows: images [B, H, W, C], top/left [B] int32 -> [B, size, size, C]."""
+  """Per-image windows: images [B, H, W, C], top and left [B] int32 -> [B, size, size, C]."""
   offsets = tf.range(size, dtype=tf.int32)
   rows = top[:, None] + offsets
   cols = left[:, None] + offsets
@@ -114,9 +125,9 @@ def ntk_batches(images, info, batch_size, seed, *, shuffle_buffer=DEFAULT_SHUFFL
   Reference: TENAS_SPEC.md sections 3 and 6.
   """
   info = datasets_lib.dataset_info(info)
-  _check_batch_size(batch_size, 2, "a condition number needs at least 2 samples")
-  _check_seed(seed)
-  _check_shuffle_buffer(shuffle_buffer)
+  batch_size = _check_batch_size(batch_size, 2, "a condition number needs at least 2 samples")
+  seed = _check_seed(seed)
+  shuffle_buffer = _check_shuffle_buffer(shuffle_buffer)
   size, pad = info.image_size, info.pad
   sources.check_image_spec(images, size, "images for ntk_batches")
 
@@ -167,9 +178,9 @@ def linear_region_batches(images, info, batch_size=1000, seed=0, *,
   Reference: TENAS_SPEC.md sections 4 and 6.
   """
   info = datasets_lib.dataset_info(info)
-  _check_batch_size(batch_size, 1, "at least one sample")
-  _check_seed(seed)
-  _check_shuffle_buffer(shuffle_buffer)
+  batch_size = _check_batch_size(batch_size, 1, "at least one sample")
+  seed = _check_seed(seed)
+  shuffle_buffer = _check_shuffle_buffer(shuffle_buffer)
   sources.check_image_spec(images, None, "images for linear_region_batches")
   height, width = images.element_spec.shape[:2]
   if (height is not None and height < _LR_CROP) or (width is not None and width < _LR_CROP):

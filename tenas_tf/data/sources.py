@@ -85,15 +85,15 @@ def _load_npz_images(path):
 def _as_path_list(paths):
   """Normalises a path, a comma-separated string of paths or a sequence of paths to a list."""
   if isinstance(paths, (str, os.PathLike)):
-    paths = [p.strip() for p in os.fspath(paths).split(",") if p.strip()]
-  elif isinstance(paths, Sequence):
-    paths = [os.fspath(p) for p in paths]
+    path_list = [p.strip() for p in os.fspath(paths).split(",") if p.strip()]
+  elif isinstance(paths, Sequence) and all(isinstance(p, (str, os.PathLike)) for p in paths):
+    path_list = [os.fspath(p) for p in paths]
   else:
     raise ValueError(f"data_npz must be a path, a comma-separated string of paths or a list "
                      f"of paths; got {paths!r}")
-  if not paths:
+  if not path_list:
     raise ValueError(f"data_npz must name at least one .npz file; got {paths!r}")
-  return paths
+  return path_list
 
 
 def npz_images(paths):
