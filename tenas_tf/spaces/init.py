@@ -64,9 +64,7 @@ def initialize(model, seed, scheme="pytorch_default"):
   check_init_scheme(scheme)
   rng = np.random.default_rng(seed)
   for layer in _layers(model):
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-      kernel = layer.depthwise_kernel
-    elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
       kernel = layer.kernel
     elif isinstance(layer, keras.layers.BatchNormalization):
       for var, value in ((layer.gamma, 1.0), (layer.beta, 0.0),

@@ -87,7 +87,11 @@ class NB201Genotype:
   @classmethod
   def from_mask(cls, mask):
     """The genotype of a mask with exactly one alive op per edge."""
-    mask = np.asarray(mask, dtype=bool).reshape(NUM_EDGES, len(NB201_OPS))
+    mask = np.asarray(mask, dtype=bool)
+    if mask.size != NUM_EDGES * len(NB201_OPS):
+      raise ValueError(f"mask must hold {NUM_EDGES} x {len(NB201_OPS)} alive bits; "
+                       f"got shape {mask.shape}")
+    mask = mask.reshape(NUM_EDGES, len(NB201_OPS))
     counts = mask.sum(axis=1)
     if not np.all(counts == 1):
       raise ValueError(f"every edge needs exactly one alive op to form a genotype; "

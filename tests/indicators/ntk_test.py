@@ -13,14 +13,17 @@ from tenas_tf import spaces
 from tests import testing_utils
 
 
-def _conv_bn_model(seed=0):
-  """Conv -> BN -> ReLU -> depthwise -> BN -> ReLU -> GAP -> Dense, with non-trivial BN affines."""
+def _conv_bn_model(seed=0, depthwise=False):
+  """Conv -> BN -> ReLU -> conv (or depthwise) -> BN -> ReLU -> GAP -> Dense, non-trivial BN."""
   keras.utils.set_random_seed(seed)
   inputs = keras.Input((6, 6, 3))
   x = keras.layers.Conv2D(4, 3, padding="same", use_bias=True, name="conv")(inputs)
   x = keras.layers.BatchNormalization(name="bn_a")(x)
   x = keras.layers.ReLU(name="relu_a")(x)
-  x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=True, name="depthwise")(x)
+  if depthwise:
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=True, name="second")(x)
+  else:
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=True, name="second")(x)
   x = keras.layers.BatchNormalization(name="bn_b")(x)
   x = keras.layers.ReLU(name="relu_b")(x)
   x = keras.layers.GlobalAveragePooling2D()(x)
@@ -31,16 +34,19 @@ def _conv_bn_model(seed=0):
     layer = model.get_layer(name)
     layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape).astype("float32"))
     layer.beta.assign(rng.uniform(-0.5, 0.5, layer.beta.shape).astype("float32"))
-  for name in ("conv", "depthwise", "dense"):
+  for name in ("conv", "second", "dense"):
     layer = model.get_layer(name)
     layer.bias.assign(rng.uniform(-0.5, 0.5, layer.bias.shape).astype("float32"))
   return model
 
 
 def _hand_picked_variables(model):
-  """The NTK parameter set of `_conv_bn_model`, listed by hand."""
+  """The NTK parameter set of `_conv_bn_model`, listed by hand.
+
+  Keras 3 names a DepthwiseConv2D's depthwise kernel `kernel` (path `.../kernel`).
+  """
   return [model.get_layer("conv").kernel, model.get_layer("bn_a").gamma,
-          model.get_layer("depthwise").depthwise_kernel, model.get_layer("bn_b").gamma,
+          model.get_layer("second").kernel, model.get_layer("bn_b").gamma,
           model.get_layer("dense").kernel]
 
 
@@ -129,6 +135,13 @@ class NTKOracleTest(parameterized.TestCase, tf.test.TestCase):
     self.assertAllClose(kappa, eigenvalues[-1] / eigenvalues[0], rtol=1e-3)
     self.assertTrue(spectrum.well_defined)
 
+  @parameterized.parameters("jacobian", "loop")
+  def test_depthwise_model_equals_oracle(self, method):
+    model = _conv_bn_model(seed=1, depthwise=True)
+    gram = indicators.ntk_gram(model, self.images, method=method)
+    self.assertAllClose(gram, _oracle_gram(model, self.images, _hand_picked_variables(model)),
+                        **testing_utils.tolerance(np.float32))
+
   def test_other_batch_size_reuses_model(self):
     images = tf.random.stateless_normal((3, 6, 6, 3), seed=(3, 4))
     gram = indicators.ntk_gram(self.model, images)
@@ -186,7 +199,7 @@ class NTKVariablesTest(tf.test.TestCase):
     model = keras.Model(inputs, outputs)
     expected = {model.get_layer("conv").kernel.path,
                 model.get_layer("bn_affine").gamma.path,
-                model.get_layer("depthwise").depthwise_kernel.path,
+                model.get_layer("depthwise").kernel.path,
                 model.get_layer("dense").kernel.path}
     selected = [v.path for v in indicators.ntk_variables(model)]
     self.assertLen(selected, len(expected))
@@ -271,8 +284,9 @@ class NTKBadInputTest(parameterized.TestCase, tf.test.TestCase):
       function(self.model, np.zeros((3, 4, 4, 2), np.float32), method="power_iteration")
 
   def test_method_is_keyword_only(self):
+    positional = (self.model, np.zeros((3, 4, 4, 2), np.float32), None, "loop")
     with self.assertRaises(TypeError):
-      indicators.ntk_gram(self.model, np.zeros((3, 4, 4, 2), np.float32), None, "loop")  # pylint: disable=too-many-function-args
+      indicators.ntk_gram(*positional)
 
 
 if __name__ == "__main__":

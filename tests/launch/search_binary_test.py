@@ -1,0 +1,104 @@
+"""The search binary end to end: flag files, run directory, TFDS (mocked) and local .npz data."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+
+from tenas_tf.spaces import NB201Genotype
+from tests import testing_utils
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = testing_utils.shared_dir()
+TINY = ["--space=nb201", "--batch_size=4", "--lr_batch_size=40", "--lr_batches=1",
+        "--repeats=1", "--prune_number=1", "--seed=5"]
+
+
+def _write_flagfile(folder, lines):
+  path = os.path.join(folder, "tiny.flags")
+  with open(path, "w") as stream:
+    stream.write("\n".join(lines) + "\n")
+  return path
+
+
+def _run_python(*args):
+  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=600)
+
+
+def _run_binary(*args):
+  return _run_python("-m", "tenas_tf.launch.search", *args)
+
+
+# The binary's main under TFDS's mock data (mocking works only inside one process).
+_MOCKED_SEARCH = """
+import sys
+from absl import app
+import tensorflow_datasets as tfds
+from tenas_tf.launch import search
+with tfds.testing.mock_data(num_examples=64):
+  app.run(search.main, argv=["search"] + sys.argv[1:])
+"""
+
+
+class SearchBinaryTest(absltest.TestCase):
+
+  def test_npz_search_reruns_from_its_flag_file_with_the_same_result(self):
+    npz = SHARED / "data" / "cifar" / "cifar10_train_0000-0999.npz"
+    table = SHARED / "data" / "nb201" / "nb201_accuracies.csv"
+    if not npz.exists():
+      self.skipTest(f"shared CIFAR-10 images absent: {npz}")
+    tmp = self.enter_context(tempfile.TemporaryDirectory())
+    flagfile = _write_flagfile(tmp, TINY + ["--dataset=cifar10", f"--data_npz={npz}",
+                                            f"--nb201_table={table}"])
+    first_dir, second_dir = os.path.join(tmp, "first"), os.path.join(tmp, "second")
+    first = _run_binary(f"--flagfile={flagfile}", f"--run_dir={first_dir}")
+    self.assertEqual(first.returncode, 0, first.stderr[-3000:])
+    # The run directory's flag file alone reproduces the search.
+    second = _run_binary(f"--flagfile={os.path.join(first_dir, 'search.flags')}",
+                         f"--run_dir={second_dir}")
+    self.assertEqual(second.returncode, 0, second.stderr[-3000:])
+
+    with open(os.path.join(first_dir, "result.json")) as stream:
+      result = json.load(stream)
+    with open(os.path.join(second_dir, "result.json")) as stream:
+      rerun = json.load(stream)
+    self.assertEqual(result["genotype"], rerun["genotype"])
+    self.assertEqual([r["scores"] for r in result["rounds"]],
+                     [r["scores"] for r in rerun["rounds"]])
+
+    genotype = NB201Genotype.from_string(result["genotype"])  # a valid single-path cell
+    self.assertEqual(genotype.to_string(), result["genotype"])
+    self.assertEqual([len(r["scores"]) for r in result["rounds"]], [24, 18, 12])
+    self.assertTrue(all(len(r["pruned"]) == 6 for r in result["rounds"]))
+    self.assertEqual(result["seed"], 5)
+    self.assertGreater(result["seconds"], 0)
+    self.assertIn("tensorflow", result["versions"])
+    with open(table, newline="") as stream:
+      row = next(r for r in csv.DictReader(stream) if r["arch_str"] == result["genotype"])
+    self.assertEqual(result["accuracies"], {"cifar10": float(row["cifar10_test_acc"]),
+                                            "cifar100": float(row["cifar100_test_acc"]),
+                                            "imagenet16": float(row["imagenet16_test_acc"])})
+    self.assertIn(f"genotype: {result['genotype']}", first.stdout)
+    self.assertIn("NB201 test accuracies", first.stdout)
+
+  def test_search_on_mocked_tfds_cifar10(self):
+    tmp = self.enter_context(tempfile.TemporaryDirectory())
+    run_dir = os.path.join(tmp, "run")
+    flagfile = _write_flagfile(tmp, TINY + ["--dataset=cifar10", "--prune_number=3"])
+    process = _run_python("-c", _MOCKED_SEARCH, f"--flagfile={flagfile}", f"--run_dir={run_dir}")
+    self.assertEqual(process.returncode, 0, process.stderr[-3000:])
+    with open(os.path.join(run_dir, "result.json")) as stream:
+      result = json.load(stream)
+    self.assertLen(result["rounds"], 1)  # 4 ops per edge, 3 pruned at once
+    self.assertEqual(result["config"]["data_source"], "tfds")
+    NB201Genotype.from_string(result["genotype"])
+
+
+if __name__ == "__main__":
+  absltest.main()

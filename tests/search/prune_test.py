@@ -1,0 +1,90 @@
+"""The pruning round on the real NB201 indicator nets with tiny inputs."""
+
+import numpy as np
+import tensorflow as tf
+
+from tenas_tf import data as data_lib
+from tenas_tf.search import prune
+from tenas_tf.search import ranking
+from tenas_tf.spaces import registry
+
+SPACE = registry.get_space("nb201")
+INFO = data_lib.dataset_info("synthetic")
+
+
+def _streams(images, batch_size=4, lr_batch_size=40):
+  return (lambda seed: iter(data_lib.ntk_batches(images, INFO, batch_size, seed)),
+          lambda seed: iter(data_lib.linear_region_batches(images, INFO, lr_batch_size, seed)))
+
+
+class MaskLogicTest(tf.test.TestCase):
+
+  def test_candidates_skip_single_op_edges(self):
+    mask = SPACE.initial_mask()
+    self.assertLen(prune.candidates_of(mask), 24)
+    mask[0, 2] = [False, False, True, False, False]
+    candidates = prune.candidates_of(mask)
+    self.assertLen(candidates, 20)
+    self.assertNotIn(2, {c.edge for c in candidates})
+
+  def test_ops_to_remove_never_empties_an_edge(self):
+    mask = SPACE.initial_mask()  # 4 alive per edge
+    self.assertEqual(prune.ops_to_remove(mask, 1), 1)
+    self.assertEqual(prune.ops_to_remove(mask, 3), 3)
+    self.assertEqual(prune.ops_to_remove(mask, 7), 3)
+
+  def test_settings_reject_bad_values(self):
+    for name in ("prune_number", "repeats", "lr_batches_per_count"):
+      with self.assertRaisesRegex(ValueError, f"{name} must be an int >= 1; got 0"):
+        prune.PruneSettings(**{name: 0})
+    with self.assertRaisesRegex(ValueError, "init must be one of .*got 'xavier'"):
+      prune.PruneSettings(init="xavier")
+
+
+class PruneRoundTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.images = data_lib.synthetic_images(64, 32, seed=1)
+    cls.ntk_net = SPACE.ntk_network(10, (32, 32, 3), "pytorch_default")
+    cls.lr_net = SPACE.linear_region_network(10, "pytorch_default")
+
+  def _round(self, settings, mask=None):
+    ntk_batches, lr_batches = _streams(self.images)
+    mask = SPACE.initial_mask() if mask is None else mask
+    return prune.prune_round(mask, 0, SPACE, self.ntk_net, self.lr_net, ntk_batches,
+                             lr_batches, settings)
+
+  def test_each_edge_loses_its_lowest_rank_sums(self):
+    settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, common_batches=True)
+    mask = SPACE.initial_mask()
+    new_mask, record = self._round(settings, mask)
+    np.testing.assert_array_equal(new_mask.sum(axis=-1), np.full((1, 6), 3))
+    self.assertLen(record["scores"], 24)
+    # Recompute the ranking from the recorded scores: per edge the pruned op has the smallest
+    # rank sum, ties broken by the NTK-sorted order.
+    ntk = [s["ntk"] for s in record["scores"]]
+    lr = [s["lr"] for s in record["scores"]]
+    order, ntk_ranks, lr_ranks = ranking.rank_candidates(ntk, lr)
+    self.assertEqual([r["ntk"] for r in record["ranks"]], ntk_ranks)
+    self.assertEqual([r["lr"] for r in record["ranks"]], lr_ranks)
+    first_per_edge = {}
+    for index in order:
+      first_per_edge.setdefault(record["scores"][index]["edge"], record["scores"][index]["op"])
+    pruned = {p["edge"]: p["op"] for p in record["pruned"]}
+    self.assertEqual(pruned, first_per_edge)
+    for edge, op in pruned.items():
+      self.assertFalse(new_mask[0, edge, SPACE.ops.index(op)])
+
+  def test_round_is_deterministic_and_seed_dependent(self):
+    settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=3)
+    _, first = self._round(settings)
+    _, second = self._round(settings)
+    self.assertEqual(first["scores"], second["scores"])
+    _, other = self._round(prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=4))
+    self.assertNotEqual(first["scores"], other["scores"])
+
+
+if __name__ == "__main__":
+  tf.test.main()
