@@ -21,6 +21,7 @@ setup(
         "tensorflow-datasets>=4.9",
         "numpy>=1.26",
         "absl-py>=2.0",
+        "tensorboard>=2.16",  # tf.summary needs it; TensorFlow no longer installs it
     ],
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
     entry_points={"console_scripts": ["tenas-search=tenas_tf.launch.search:run_main"]},

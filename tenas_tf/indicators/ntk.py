@@ -28,9 +28,8 @@ def ntk_variables(model):
   """
   variables = []
   for layer in _compiled.flatten_layers(model):
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-      variables.append(layer.depthwise_kernel)
-    elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+    # Keras 3 calls the depthwise weight `kernel` too.
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
       variables.append(layer.kernel)
     elif isinstance(layer, keras.layers.BatchNormalization) and layer.scale:
       variables.append(layer.gamma)

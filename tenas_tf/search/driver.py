@@ -4,6 +4,7 @@ Run directory:
   state.json   after every round: the configuration and the finished rounds (resume point).
   result.json  at the end: genotype, seconds, rounds, seed, versions, settings, warnings, and the
                NB201 table accuracies when a table is given.
+  tensorboard/ per-round scores, ranks and timings (`tensorboard --logdir RUN_DIR/tensorboard`).
 A rerun with the same configuration resumes after the last finished round, or returns the
 finished result; a different configuration in the same directory is refused.
 """
@@ -22,6 +23,7 @@ import tenas_tf
 from tenas_tf import data as data_lib
 from tenas_tf.search import prune
 from tenas_tf.search import run_files
+from tenas_tf.search import tensorboard
 from tenas_tf.spaces import registry
 
 log = logging.getLogger("tenas_tf.search")
@@ -121,8 +123,11 @@ def run(config, images, run_dir, accuracies=None, progress=None):
   def lr_batches(seed):
     return iter(data_lib.linear_region_batches(images, info, config.lr_batch_size, seed))
 
+  board = tensorboard.SearchBoard(run_dir)
+
   def save_state(mask, records):
     del mask  # replayed from the records' `pruned` lists
+    board.write_round(records[-1])
     run_files.write_json(os.path.join(run_dir, STATE_FILE), {
         "config": config.to_json(), "rounds": records,
         "seconds": elapsed_before + time.time() - start})
@@ -145,4 +150,5 @@ def run(config, images, run_dir, accuracies=None, progress=None):
     if result["accuracies"] is None:
       log.warning("the NB201 table has no row for %s", genotype.to_string())
   run_files.write_json(os.path.join(run_dir, RESULT_FILE), result)
+  board.write_result(result)
   return result
