@@ -53,7 +53,11 @@ class SearchConfig:
   settings: prune.PruneSettings
 
   def __post_init__(self):
-    registry.get_space(self.space)
+    alive_per_edge = int(registry.get_space(self.space).initial_mask().sum(axis=-1).max())
+    if self.settings.prune_number >= alive_per_edge:
+      raise ValueError(
+          f"prune_number must be below the {alive_per_edge} ops an edge of the {self.space} space "
+          f"starts with (pruning them all would empty the edge); got {self.settings.prune_number}")
     data_lib.dataset_info(self.dataset)
     if not isinstance(self.batch_size, int) or self.batch_size < 2:
       raise ValueError(f"batch_size must be an int >= 2 (the NTK needs 2 samples); "

@@ -1,0 +1,129 @@
+"""Bad input to the search binary: a clear message naming the value, exit code 1, no traceback.
+
+These cases are the README's table of handled errors.
+"""
+
+import contextlib
+import io
+import os
+import tempfile
+
+from absl import flags
+from absl.testing import absltest
+from absl.testing import parameterized
+import numpy as np
+
+from tenas_tf.launch import search as search_binary
+from tests import testing_utils
+
+FLAGS = flags.FLAGS
+TINY = ["--space=nb201", "--dataset=synthetic", "--synthetic_count=16", "--batch_size=4",
+        "--lr_batch_size=10", "--lr_batches=1", "--repeats=1"]
+
+
+def _run_main(argv):
+  """Parses `argv` into the global flags, runs the binary's main; returns (exit code, stderr)."""
+  stderr = io.StringIO()
+  FLAGS.unparse_flags()
+  try:
+    FLAGS(["search"] + argv)
+    with contextlib.redirect_stderr(stderr):
+      search_binary.main(["search"])
+  except SystemExit as exit_:
+    message = exit_.code if isinstance(exit_.code, str) else ""
+    return (1 if isinstance(exit_.code, str) else exit_.code), message + stderr.getvalue()
+  finally:
+    FLAGS.unparse_flags()
+  return 0, stderr.getvalue()
+
+
+class SearchErrorsTest(parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.tmp = self.enter_context(tempfile.TemporaryDirectory())
+    self.run_dir = os.path.join(self.tmp, "run")
+
+  def _npz(self, name, **arrays):
+    path = os.path.join(self.tmp, name)
+    np.savez(path, **arrays)
+    return path
+
+  def assert_user_error(self, argv, *fragments):
+    code, message = _run_main(TINY + [f"--run_dir={self.run_dir}"] + argv)
+    self.assertEqual(code, 1, message)
+    self.assertNotIn("Traceback", message)
+    for fragment in fragments:
+      self.assertIn(fragment, message)
+
+  def test_unknown_space(self):
+    self.assert_user_error(["--space=darts2"], "space must be one of", "'darts2'")
+
+  def test_unknown_dataset(self):
+    self.assert_user_error(["--dataset=mnist"], "dataset must be one of", "'mnist'")
+
+  def test_batch_size_below_two(self):
+    self.assert_user_error(["--batch_size=1"], "batch_size must be an int >= 2", "got 1")
+
+  def test_repeats_below_one(self):
+    self.assert_user_error(["--repeats=0"], "repeats must be an int >= 1; got 0")
+
+  def test_prune_number_that_would_empty_an_edge(self):
+    self.assert_user_error(["--prune_number=4"], "prune_number must be below the 4 ops", "got 4")
+
+  def test_missing_npz_file(self):
+    missing = os.path.join(self.tmp, "nope.npz")
+    self.assert_user_error([f"--data_npz={missing}", "--dataset=cifar10"], missing,
+                           "does not exist")
+
+  def test_npz_without_images(self):
+    path = self._npz("labels.npz", y=np.zeros(3))
+    self.assert_user_error([f"--data_npz={path}", "--dataset=cifar10"], path, "key 'x'")
+
+  def test_npz_with_float_images(self):
+    path = self._npz("float.npz", x=np.zeros((4, 32, 32, 3), np.float32))
+    self.assert_user_error([f"--data_npz={path}", "--dataset=cifar10"], "uint8", "float32")
+
+  def test_npz_with_wrong_image_shape(self):
+    path = self._npz("gray.npz", x=np.zeros((4, 32, 32), np.uint8))
+    self.assert_user_error([f"--data_npz={path}", "--dataset=cifar10"], "(4, 32, 32)")
+
+  def test_npz_with_no_images(self):
+    path = self._npz("empty.npz", x=np.zeros((0, 32, 32, 3), np.uint8))
+    self.assert_user_error([f"--data_npz={path}", "--dataset=cifar10"], "at least one image")
+
+  def test_images_of_another_size_than_the_dataset(self):
+    path = self._npz("small.npz", x=np.zeros((4, 16, 16, 3), np.uint8))
+    self.assert_user_error([f"--data_npz={path}", "--dataset=cifar10"], "(16, 16, 3)",
+                           "(32, 32, 3)")
+
+  def test_table_without_needed_columns(self):
+    path = os.path.join(self.tmp, "table.csv")
+    with open(path, "w") as stream:
+      stream.write("arch_str,cifar10_test_acc\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10\n")
+    self.assert_user_error([f"--nb201_table={path}"], path, "cifar100_test_acc")
+
+  def test_missing_table(self):
+    path = os.path.join(self.tmp, "missing.csv")
+    self.assert_user_error([f"--nb201_table={path}"], path, "does not exist")
+
+  def test_unwritable_run_dir(self):
+    blocker = os.path.join(self.tmp, "a_file")
+    with open(blocker, "w") as stream:
+      stream.write("not a folder")
+    code, message = _run_main(TINY + [f"--run_dir={blocker}/run"])
+    self.assertEqual(code, 1)
+    self.assertIn(f"{blocker}/run", message)
+    self.assertIn("not a writable directory", message)
+
+  def test_shared_table_is_accepted(self):
+    table = testing_utils.shared_dir() / "data" / "nb201" / "nb201_accuracies.csv"
+    if not table.exists():
+      self.skipTest(f"shared NB201 table absent: {table}")
+    code, message = _run_main(TINY + [f"--run_dir={self.run_dir}", f"--nb201_table={table}",
+                                      "--prune_number=3"])
+    self.assertEqual(code, 0, message)
+
+
+if __name__ == "__main__":
+  absltest.main()
