@@ -22,7 +22,9 @@ setup(
         "numpy>=1.26",
         "absl-py>=2.0",
         "tensorboard>=2.16",  # tf.summary needs it; TensorFlow no longer installs it
+        "matplotlib>=3.7",  # the evaluation's scatter plots
     ],
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
-    entry_points={"console_scripts": ["tenas-search=tenas_tf.launch.search:run_main"]},
+    entry_points={"console_scripts": ["tenas-search=tenas_tf.launch.search:run_main",
+                                      "tenas-evaluate=tenas_tf.launch.evaluate:run_main"]},
 )

@@ -44,6 +44,26 @@ SEARCH_FLAGS = (SPACE, DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, SEED, RUN_D
                 BATCH_SIZE, LR_BATCH_SIZE, LR_BATCHES, REPEATS, PRUNE_NUMBER, INIT,
                 COMMON_BATCHES, DETERMINISTIC_OPS)
 
+# Evaluation (`tenas_tf.launch.evaluate`); it also reads the data and search flags above.
+EVALUATE_MODES = ("correlation", "seeds")
+MODE = flags.DEFINE_enum(
+    "mode", None, list(EVALUATE_MODES),
+    "Evaluation: correlation (indicators of fixed NB201 cells against their NB201 accuracies) "
+    "or seeds (the search once per --seeds, summarised as the paper's table).")
+ARCHS = flags.DEFINE_string(
+    "archs", None,
+    "correlation: CSV file with an arch_str column, the NB201 cells to score "
+    "(or use --num_archs).")
+NUM_ARCHS = flags.DEFINE_integer(
+    "num_archs", None,
+    "correlation: score this many cells (>= 2) drawn at random (--seed) from --nb201_table.")
+DRAWS = flags.DEFINE_integer(
+    "draws", 3, "correlation: independent draws of weights and inputs per cell (>= 1).")
+SEEDS = flags.DEFINE_list(
+    "seeds", None, "seeds: comma-separated search seeds, e.g. 0,1,2,3,4.")
+
+EVALUATE_FLAGS = SEARCH_FLAGS + (MODE, ARCHS, NUM_ARCHS, DRAWS, SEEDS)
+
 
 def flagfile_text(flag_holders):
   """The given flags' current values as a flag file (`--name=value` per line)."""

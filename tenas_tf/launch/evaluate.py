@@ -1,0 +1,153 @@
+r"""Evaluates TE-NAS against NAS-Bench-201, in one of two modes.
+
+Indicators of fixed cells against their trained accuracies (Kendall tau, Spearman rho, plots):
+
+  python -m tenas_tf.launch.evaluate --mode=correlation --archs=cells.csv \
+    --nb201_table=nb201_accuracies.csv --data_npz=a.npz,b.npz --run_dir=runs/corr
+
+The search repeated over seeds, summarised as the paper's table:
+
+  python -m tenas_tf.launch.evaluate --mode=seeds --seeds=0,1,2,3,4 \
+    --flagfile=launch/nb201_cifar10.flags --nb201_table=nb201_accuracies.csv --run_dir=runs/seeds
+
+Writes `evaluate.flags` (the flags that rerun it) and the mode's files into --run_dir:
+correlation.csv / correlation.json / scatter_*.png, or seed_<s>/ / seeds.json / seeds.md.
+"""
+
+import logging as std_logging
+import os
+import sys
+
+from absl import app
+from absl import logging
+import tensorflow as tf
+
+from tenas_tf import data as data_lib
+from tenas_tf import search
+from tenas_tf.analysis import evaluation
+from tenas_tf.analysis import nb201_table
+from tenas_tf.analysis import seed_study
+from tenas_tf.launch import flags as tenas_flags
+from tenas_tf.search import run_files
+
+
+def _data_source():
+  if tenas_flags.DATA_NPZ.value:
+    return f"npz:{','.join(tenas_flags.DATA_NPZ.value)}"
+  if tenas_flags.DATASET.value == "synthetic":
+    return f"synthetic:{tenas_flags.SYNTHETIC_COUNT.value}"
+  return "tfds"
+
+
+def _load_images(dataset):
+  images = data_lib.load_images(
+      dataset, data_dir=tenas_flags.DATA_DIR.value, data_npz=tenas_flags.DATA_NPZ.value,
+      synthetic_count=tenas_flags.SYNTHETIC_COUNT.value, seed=tenas_flags.SEED.value)
+  if tenas_flags.DETERMINISTIC_OPS.value:
+    tf.config.experimental.enable_op_determinism()
+  return images
+
+
+def _table(required_by):
+  path = tenas_flags.NB201_TABLE.value
+  if path is None:
+    if required_by:
+      raise ValueError(f"--nb201_table is required with {required_by}")
+    return None
+  return nb201_table.load_accuracies(path)
+
+
+def _write_flags(run_dir):
+  run_files.check_writable(run_dir)
+  run_files.write_atomic(os.path.join(run_dir, "evaluate.flags"),
+                         tenas_flags.flagfile_text(tenas_flags.EVALUATE_FLAGS))
+
+
+def _progress(prefix):
+  def report(done, total):
+    sys.stderr.write(f"\r{prefix} {done}/{total}")
+    if done == total:
+      sys.stderr.write("\n")
+    sys.stderr.flush()
+  return report
+
+
+def _correlation():
+  archs, num_archs = tenas_flags.ARCHS.value, tenas_flags.NUM_ARCHS.value
+  if (archs is None) == (num_archs is None):
+    raise ValueError(f"--mode=correlation needs exactly one of --archs (a CSV file) and "
+                     f"--num_archs (>= 2); got --archs={archs!r} and --num_archs={num_archs!r}")
+  if num_archs is not None and num_archs < 2:
+    raise ValueError(f"--num_archs must be >= 2 (a rank correlation needs 2 cells); "
+                     f"got {num_archs}")
+  accuracies = _table("--mode=correlation")
+  arch_strs = (evaluation.load_arch_strings(archs, accuracies) if archs is not None
+               else evaluation.sample_arch_strings(accuracies, num_archs, tenas_flags.SEED.value))
+  config = evaluation.CorrelationConfig(
+      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
+      data_source=_data_source(), draws=tenas_flags.DRAWS.value,
+      batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
+      lr_batches=tenas_flags.LR_BATCHES.value, seed=tenas_flags.SEED.value,
+      init=tenas_flags.INIT.value)
+  run_dir = tenas_flags.RUN_DIR.value
+  _write_flags(run_dir)
+  images = _load_images(config.dataset)
+  summary = evaluation.evaluate_correlation(config, arch_strs, accuracies, images, run_dir,
+                                            progress=_progress("cell x draw"))
+  print(evaluation.format_table(summary))
+  for record in summary["non_finite_kappa"]:
+    print(f"non-finite kappa (written as inf, ranked last): {record['arch_str']} "
+          f"draw {record['draw']}: {record['cause']}")
+  print(f"wrote {evaluation.CSV_FILE}, {evaluation.JSON_FILE} and "
+        f"{', '.join(summary['plots'].values())} to {run_dir}")
+
+
+def _seeds():
+  seeds = seed_study.check_seeds(tenas_flags.SEEDS.value or [])
+  accuracies = _table(None)
+  settings = search.PruneSettings(
+      prune_number=tenas_flags.PRUNE_NUMBER.value, repeats=tenas_flags.REPEATS.value,
+      lr_batches_per_count=tenas_flags.LR_BATCHES.value,
+      common_batches=tenas_flags.COMMON_BATCHES.value, init=tenas_flags.INIT.value,
+      seed=seeds[0])
+  config = search.SearchConfig(
+      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
+      data_source=_data_source(), batch_size=tenas_flags.BATCH_SIZE.value,
+      lr_batch_size=tenas_flags.LR_BATCH_SIZE.value, settings=settings)
+  run_dir = tenas_flags.RUN_DIR.value
+  _write_flags(run_dir)
+  images = _load_images(config.dataset)
+
+  def progress(seed, round_index, done, total):
+    _progress(f"seed {seed} round {round_index}: candidate")(done, total)
+
+  study = seed_study.run_seeds(config, images, seeds, run_dir, accuracies=accuracies,
+                               progress=progress)
+  print(seed_study.markdown_table(study))
+  print(f"wrote {seed_study.JSON_FILE} and {seed_study.MARKDOWN_FILE} to {run_dir}")
+
+
+_MODES = {"correlation": _correlation, "seeds": _seeds}
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  std_logging.getLogger("tenas_tf").setLevel(std_logging.INFO)
+  try:
+    mode = tenas_flags.MODE.value
+    if mode not in _MODES:
+      raise ValueError(f"--mode must be one of {tenas_flags.EVALUATE_MODES}; got {mode!r}")
+    _MODES[mode]()
+  except ValueError as error:  # bad input: a clear message, no traceback
+    logging.debug("user error", exc_info=True)
+    sys.exit(f"error: {error}")
+
+
+def run_main():
+  """Console-script entry point (e.g. `tenas-evaluate`)."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run_main()
