@@ -24,7 +24,7 @@ setup(
         "tensorboard>=2.16",  # tf.summary needs it; TensorFlow no longer installs it
         "matplotlib>=3.7",  # the evaluation's scatter plots
     ],
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"]},
     entry_points={"console_scripts": ["tenas-search=tenas_tf.launch.search:run_main",
                                       "tenas-evaluate=tenas_tf.launch.evaluate:run_main"]},
 )

@@ -85,6 +85,22 @@ class PruneRoundTest(tf.test.TestCase):
     _, other = self._round(prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=4))
     self.assertNotEqual(first["scores"], other["scores"])
 
+  def test_degenerate_network_never_crashes_the_ranking(self):
+    # Every edge into node 3 is dead, so the output is cut off from the input: the NTK is all
+    # zeros (kappa inf) for the origin and every candidate, and all #LR come from the head only.
+    mask = SPACE.initial_mask()
+    mask[0, 3:6] = False
+    settings = prune.PruneSettings(repeats=2, lr_batches_per_count=1)
+    new_mask, record = self._round(settings, mask)
+    self.assertLen(record["scores"], 12)  # only the 3 live edges have candidates
+    for score in record["scores"]:
+      self.assertEqual(score["ntk"], 0.0)  # inf -> inf is defined as no change
+      self.assertFalse(np.isnan(score["lr"]))
+    self.assertNotEmpty(record["warnings"])
+    self.assertIn("non-finite or zero indicator", record["warnings"][0])
+    np.testing.assert_array_equal(new_mask[0, :3].sum(axis=-1), [3, 3, 3])
+    np.testing.assert_array_equal(new_mask[0, 3:].sum(axis=-1), [0, 0, 0])
+
 
 if __name__ == "__main__":
   tf.test.main()
