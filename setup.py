@@ -19,6 +19,7 @@ setup(
         "tensorflow>=2.16",
         "keras>=3.0",
         "tensorflow-datasets>=4.9",
+        "importlib_resources>=5.0",  # TFDS imports it to prepare imagenet2012 from manual_dir
         "numpy>=1.26",
         "absl-py>=2.0",
         "tensorboard>=2.16",  # tf.summary needs it; TensorFlow no longer installs it

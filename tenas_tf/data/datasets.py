@@ -5,8 +5,8 @@ random crop and the per-channel normalisation. The numbers are those of the refe
 (NB201 / AutoDL `lib/datasets`), see TENAS_SPEC.md section 6. Labels are never used by the
 indicators; `num_classes` is kept because ImageNet16-120 is defined by it (first 120 classes).
 
-ImageNet-1k (resized to 32x32) is not here yet: it would be one more entry plus a resize step in
-its image source; the pipelines only need `image_size`, `pad`, `mean` and `std`.
+ImageNet-1k is scored on whole images resized to 32x32 (`resize=True`): its sources decode and
+resize each image once (`tenas_tf.data.imagenet`), then the same pipelines apply.
 """
 
 import dataclasses
@@ -28,6 +28,9 @@ class DatasetInfo:
     std: per-channel (R, G, B) standard deviation, on the [0, 1] scale.
     num_classes: number of classes; TFDS examples with a label >= num_classes are dropped.
     tfds_name: the TensorFlow Datasets name, or None where there is none (synthetic data).
+    resize: True where the dataset's images come in all sizes and are resized, whole, to
+      S x S before the augmentation (ImageNet-1k, as the reference's `Resize((32, 32))`); its
+      TFDS images are then decoded and resized by `tenas_tf.data.imagenet.decode_and_resize`.
 
   Example:
 
@@ -45,6 +48,7 @@ class DatasetInfo:
   std: tuple[float, float, float]
   num_classes: int
   tfds_name: str | None = None
+  resize: bool = False
 
 
 def _over_255(values):
@@ -65,6 +69,11 @@ _INFOS = (
                 mean=_over_255((122.68, 116.66, 104.01)),
                 std=_over_255((63.22, 61.26, 65.09)), num_classes=120,
                 tfds_name="imagenet_resized/16x16"),
+    # ILSVRC2012 training images resized, whole, to 32x32 (bilinear); torchvision's ImageNet
+    # statistics, already on the [0, 1] scale (TENAS_SPEC.md section 6).
+    DatasetInfo("imagenet-1k", image_size=32, pad=4, mean=(0.485, 0.456, 0.406),
+                std=(0.229, 0.224, 0.225), num_classes=1000, tfds_name="imagenet2012",
+                resize=True),
     # Random images with CIFAR-10's geometry and statistics: runs anywhere, offline, in seconds.
     DatasetInfo("synthetic", image_size=32, pad=4, mean=_CIFAR10_MEAN, std=_CIFAR10_STD,
                 num_classes=10, tfds_name=None),
@@ -78,7 +87,8 @@ def dataset_info(name):
   """Returns the `DatasetInfo` of a dataset name (case-insensitive, e.g. "ImageNet16-120").
 
   Args:
-    name: one of `DATASETS`: "cifar10", "cifar100", "imagenet16-120", "synthetic";
+    name: one of `DATASETS`: "cifar10", "cifar100", "imagenet16-120", "imagenet-1k",
+      "synthetic";
       a `DatasetInfo` is returned unchanged.
 
   Returns:

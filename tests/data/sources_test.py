@@ -161,7 +161,8 @@ class TfdsTest(tf.test.TestCase):
 
   def test_no_tfds_counterpart(self):
     with self.assertRaisesRegex(ValueError, r"dataset must be one of \('cifar10', 'cifar100', "
-                                r"'imagenet16-120'\) to load it from TFDS; got 'synthetic'"):
+                                r"'imagenet16-120', 'imagenet-1k'\) to load it from TFDS; "
+                                r"got 'synthetic'"):
       tfds_images("synthetic")
 
 
