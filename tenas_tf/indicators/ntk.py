@@ -36,6 +36,18 @@ def ntk_variables(model):
   return variables
 
 
+def _zeros_for_unconnected(gradients, variables, leading_shape):
+  """`gradients` with each None (a variable the target does not reach, e.g. one of an op skipped
+  under `tf.cond`) replaced by zeros of shape `leading_shape + variable.shape`.
+
+  Done here rather than by `UnconnectedGradients.ZERO`, which fails on Keras 3 variables in eager
+  mode (their dtype is a string).
+  """
+  return [g if g is not None else
+          tf.zeros(tf.concat([leading_shape, tf.constant(v.shape, tf.int32)], 0), tf.float32)
+          for g, v in zip(gradients, variables)]
+
+
 def _make_gram_function(model, variables, method):
   def logit_sums(images):
     return tf.reduce_sum(model(images, training=True), axis=1)
@@ -49,17 +61,19 @@ def _make_gram_function(model, variables, method):
   def gram_jacobian(images):
     with tf.GradientTape() as tape:
       sums = logit_sums(images)
-    jacobian = tape.jacobian(sums, variables,
-                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return gram_from_rows(jacobian, tf.shape(images)[0])
+    # pfor over the n cotangents e_i: n backward passes vectorised into one. Its cost is that of
+    # the layers' gradients under pfor (see tenas_tf.spaces.ops for gradients written for it).
+    jacobian = tape.jacobian(sums, variables)
+    n = tf.shape(images)[:1]
+    return gram_from_rows(_zeros_for_unconnected(jacobian, variables, n), n[0])
 
   def gram_loop(images):
     # The test oracle: one backward pass per sample through the shared forward.
     with tf.GradientTape(persistent=True) as tape:
       sums = logit_sums(images)
       per_sample = [sums[i] for i in range(int(images.shape[0]))]
-    grads = [tape.gradient(s, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-             for s in per_sample]
+    grads = [_zeros_for_unconnected(tape.gradient(s, variables), variables,
+                                    tf.zeros([0], tf.int32)) for s in per_sample]
     stacked = [tf.stack([g[v] for g in grads]) for v in range(len(variables))]
     return gram_from_rows(stacked, len(per_sample))
 
