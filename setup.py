@@ -25,7 +25,11 @@ setup(
         "tensorboard>=2.16",  # tf.summary needs it; TensorFlow no longer installs it
         "matplotlib>=3.7",  # the evaluation's scatter plots
     ],
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6",
+                             # gRPC PredictRequest / models.config protos in the export tests
+                             "tensorflow-serving-api>=2.16"]},
     entry_points={"console_scripts": ["tenas-search=tenas_tf.launch.search:run_main",
-                                      "tenas-evaluate=tenas_tf.launch.evaluate:run_main"]},
+                                      "tenas-evaluate=tenas_tf.launch.evaluate:run_main",
+                                      "tenas-train=tenas_tf.launch.train:run_main",
+                                      "tenas-export=tenas_tf.launch.export:run_main"]},
 )

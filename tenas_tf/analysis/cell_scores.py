@@ -2,11 +2,14 @@
 
 Each draw initialises one NTK supernet and one linear-region supernet, takes one NTK batch and one
 set of linear-region samples, and evaluates every cell's mask on them. So within a draw all cells
-see identical weights and inputs (as candidates do in the search), and the draws differ.
+see identical weights and inputs (as candidates do in the search), and the draws differ. The
+supernets hold only the ops some cell uses (the union of the masks): an op no cell runs changes
+no value, and leaving it out saves tracing and compute (much of the DARTS supernet).
 Reference: shared/data/reference/README.md ("Draws and seeds").
 """
 
 import numpy as np
+import tensorflow as tf
 
 from tenas_tf import data as data_lib
 from tenas_tf import indicators
@@ -22,7 +25,8 @@ def score_masks(space, masks, images, info, *, draws=3, batch_size=72, lr_batch_
 
   Args:
     space: a `tenas_tf.spaces.registry.SearchSpace`.
-    masks: list of bool masks of the space's shape (a fixed cell may keep `none` alive).
+    masks: non-empty list of bool masks of the space's shape (a fixed cell may keep `none`
+      alive).
     images: finite tf.data.Dataset of uint8 images.
     info: `tenas_tf.data.DatasetInfo` of the images.
     draws: independent draws of weights and data.
@@ -34,8 +38,12 @@ def score_masks(space, masks, images, info, *, draws=3, batch_size=72, lr_batch_
   Returns:
     (ntk, lr): float arrays [len(masks), draws] of condition numbers and region counts.
   """
-  ntk_net = space.ntk_network(info.num_classes, (info.image_size, info.image_size, 3), init)
-  lr_net = space.linear_region_network(info.num_classes, init)
+  if not len(masks):
+    raise ValueError("masks must hold at least one mask; got none")
+  built_ops = space.built_ops_of(np.any(np.asarray(masks, dtype=bool), axis=0))
+  ntk_net = space.ntk_network(info.num_classes, (info.image_size, info.image_size, 3), init,
+                              built_ops=built_ops)
+  lr_net = space.linear_region_network(info.num_classes, init, built_ops=built_ops)
   ntk = np.zeros((len(masks), draws))
   regions = np.zeros((len(masks), draws))
   for draw in range(draws):
@@ -54,3 +62,27 @@ def score_masks(space, masks, images, info, *, draws=3, batch_size=72, lr_batch_
       if progress:
         progress(draw * len(masks) + index + 1, draws * len(masks))
   return ntk, regions
+
+
+def pruned_network_sizes(space, mask, info, init="pytorch_default"):
+  """What the indicators see of a mask: sizes of its physically pruned indicator networks.
+
+  Args:
+    space: a `tenas_tf.spaces.registry.SearchSpace`.
+    mask: bool mask of the space's shape.
+    info: `tenas_tf.data.DatasetInfo` (input size and classes of the NTK net).
+    init: initialisation scheme.
+
+  Returns:
+    (lr_hooked_units, params_with_grad): the ReLU output values per sample that the region
+    count records in the thin net, and the number of NTK parameters (conv kernels, BN gammas,
+    dense kernel) that can get a gradient, i.e. the length of one row of the NTK Jacobian.
+    Both are what the reference reports as `lr_hooked_units` and `params_with_grad`.
+  """
+  built_ops = space.built_ops_of(mask)
+  thin = space.linear_region_network(info.num_classes, init, built_ops=built_ops)
+  hooked = indicators.relu_sign_patterns(thin, tf.zeros([2, 3, 3, 1])).shape[1]
+  ntk_net = space.ntk_network(info.num_classes, (info.image_size, info.image_size, 3), init,
+                              built_ops=built_ops)
+  params = sum(int(np.prod(v.shape)) for v in indicators.ntk_variables(ntk_net))
+  return int(hooked), params

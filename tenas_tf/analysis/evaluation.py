@@ -43,11 +43,11 @@ PLOT_FILES = {"ntk": "scatter_ntk_cifar10.png", "lr": "scatter_lr_cifar10.png",
 
 
 @dataclasses.dataclass(frozen=True)
-class CorrelationConfig:
-  """What determines the indicator values of a correlation run.
+class IndicatorConfig:
+  """What determines the indicator values of fixed cells (`cell_scores.score_masks`).
 
   Attributes:
-    space: search space name (only "nb201" has a table of accuracies).
+    space: search space name (`tenas_tf.spaces.registry.SPACES`).
     dataset: dataset of the indicator inputs (`tenas_tf.data.DATASETS`).
     data_source: where the images came from (e.g. the npz paths).
     draws: independent draws of weights and inputs per cell.
@@ -68,15 +68,25 @@ class CorrelationConfig:
   init: str
 
   def __post_init__(self):
-    if self.space != "nb201":
-      raise ValueError(f"space must be 'nb201' for a correlation with NB201 accuracies; "
-                       f"got {self.space!r}")
+    registry.get_space(self.space)
     data_lib.dataset_info(self.dataset)
     for name, minimum in (("draws", 1), ("batch_size", 2), ("lr_batch_size", 1),
                           ("lr_batches", 1)):
       value = getattr(self, name)
       if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CorrelationConfig(IndicatorConfig):
+  """What determines the indicator values of a correlation run: an `IndicatorConfig` whose
+  space is "nb201" (the only space with a table of accuracies)."""
+
+  def __post_init__(self):
+    if self.space != "nb201":
+      raise ValueError(f"space must be 'nb201' for a correlation with NB201 accuracies; "
+                       f"got {self.space!r}")
+    super().__post_init__()
 
 
 def load_arch_strings(path, accuracies):
@@ -138,26 +148,46 @@ def _median_or_integral(value):
   return int(value) if value.is_integer() else value
 
 
-def cell_rows(arch_strs, ntk, regions, accuracies):
-  """One dict per cell: the CSV row (`ntk_cond_d`, `lr_d` per draw, medians, ranks, accuracies).
+def indicator_columns(ntk, regions):
+  """Per cell, the indicator columns of a CSV row and the TE-NAS ranks over all cells.
 
-  Non-finite condition numbers are written as `inf` (see `scoring.finite_or_inf`).
+  Args:
+    ntk, regions: [cells, draws] condition numbers and region counts (`score_masks`).
+
+  Returns:
+    (columns, ranks): per cell a dict `ntk_cond_1..R`, `ntk_cond_median`, `lr_1..R`,
+    `lr_median` (a non-finite kappa written as `inf`, see `scoring.finite_or_inf`), and per cell
+    a dict `ntk_rank`, `lr_rank`, `rank_sum` (`scoring.combined_ranks` of the medians).
   """
   ntk = scoring.finite_or_inf(ntk)
   regions = np.asarray(regions)
   kappa_median = np.median(ntk, axis=1)
   lr_median = np.median(regions, axis=1)
   kappa_rank, lr_rank, rank_sum = scoring.combined_ranks(kappa_median, lr_median)
-  rows = []
-  for i, arch_str in enumerate(arch_strs):
-    row = {"arch_str": arch_str}
-    row.update({f"ntk_cond_{d + 1}": float(v) for d, v in enumerate(ntk[i])})
+  columns, ranks = [], []
+  for i in range(len(ntk)):
+    row = {f"ntk_cond_{d + 1}": float(v) for d, v in enumerate(ntk[i])}
     row["ntk_cond_median"] = float(kappa_median[i])
     row.update({f"lr_{d + 1}": int(round(v)) for d, v in enumerate(regions[i])})
     row["lr_median"] = _median_or_integral(lr_median[i])
+    columns.append(row)
+    ranks.append({"ntk_rank": int(kappa_rank[i]), "lr_rank": int(lr_rank[i]),
+                  "rank_sum": int(rank_sum[i])})
+  return columns, ranks
+
+
+def cell_rows(arch_strs, ntk, regions, accuracies):
+  """One dict per cell: the CSV row (`ntk_cond_d`, `lr_d` per draw, medians, ranks, accuracies).
+
+  Non-finite condition numbers are written as `inf` (see `scoring.finite_or_inf`).
+  """
+  columns, ranks = indicator_columns(ntk, regions)
+  rows = []
+  for arch_str, indicator_row, rank_row in zip(arch_strs, columns, ranks):
+    row = {"arch_str": arch_str, **indicator_row}
     row.update({column: accuracies[arch_str][key]
                 for key, column in nb201_table.ACCURACY_COLUMNS.items()})
-    row.update(ntk_rank=int(kappa_rank[i]), lr_rank=int(lr_rank[i]), rank_sum=int(rank_sum[i]))
+    row.update(rank_row)
     rows.append(row)
   return rows
 
@@ -226,7 +256,8 @@ def format_table(summary):
   return "\n".join(lines)
 
 
-def _write_csv(path, rows):
+def write_csv(path, rows):
+  """Writes `rows` (dicts with the same keys, in column order) to `path`, atomically."""
   folder = os.path.dirname(path)
   temporary = os.path.join(folder, f".tmp-{os.path.basename(path)}")
   with open(temporary, "w", newline="") as stream:
@@ -296,7 +327,7 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
       "plots": dict(PLOT_FILES),
       "seconds": time.time() - start,
   }
-  _write_csv(os.path.join(run_dir, CSV_FILE), rows)
+  write_csv(os.path.join(run_dir, CSV_FILE), rows)
   _write_plots(run_dir, rows, summary["correlations"]["all"]["cifar10"])
   run_files.write_atomic(os.path.join(run_dir, JSON_FILE),
                          json.dumps(summary, indent=2, allow_nan=False) + "\n")

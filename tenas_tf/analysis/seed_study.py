@@ -69,8 +69,10 @@ def _devices():
   return [gpu.name for gpu in gpus] or ["CPU"]
 
 
-def _markdown_cell(text):
-  # A '|' inside a table cell must be escaped, also inside a code span (GitHub markdown).
+def _markdown_cell(genotype):
+  # An NB201 arch string, or a DARTS genotype's JSON dict (written as compact JSON). A '|' inside
+  # a table cell must be escaped, also inside a code span (GitHub markdown).
+  text = genotype if isinstance(genotype, str) else json.dumps(genotype, separators=(",", ":"))
   return "`" + text.replace("|", "\\|") + "`"
 
 

@@ -1,4 +1,4 @@
-r"""Evaluates TE-NAS against NAS-Bench-201, in one of two modes.
+r"""Evaluates TE-NAS: fixed cells against NAS-Bench-201, searches over seeds, or indicator scores.
 
 Indicators of fixed cells against their trained accuracies (Kendall tau, Spearman rho, plots):
 
@@ -10,8 +10,15 @@ The search repeated over seeds, summarised as the paper's table:
   python -m tenas_tf.launch.evaluate --mode=seeds --seeds=0,1,2,3,4 \
     --flagfile=launch/nb201_cifar10.flags --nb201_table=nb201_accuracies.csv --run_dir=runs/seeds
 
+The indicators of fixed cells of either space, at a search's sizes (here DARTS genotypes on
+CIFAR-10 images, measured as the DARTS CIFAR-10 search measures them):
+
+  python -m tenas_tf.launch.evaluate --mode=score --flagfile=launch/darts_cifar10.flags \
+    --archs=darts_cells.csv --data_npz=a.npz,b.npz --run_dir=runs/darts_scores
+
 Writes `evaluate.flags` (the flags that rerun it) and the mode's files into --run_dir:
-correlation.csv / correlation.json / scatter_*.png, or seed_<s>/ / seeds.json / seeds.md.
+correlation.csv / correlation.json / scatter_*.png, seed_<s>/ / seeds.json / seeds.md, or
+scores.csv / scores.json.
 """
 
 import logging as std_logging
@@ -26,9 +33,11 @@ from tenas_tf import data as data_lib
 from tenas_tf import search
 from tenas_tf.analysis import evaluation
 from tenas_tf.analysis import nb201_table
+from tenas_tf.analysis import score_table
 from tenas_tf.analysis import seed_study
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
+from tenas_tf.spaces import registry
 
 
 def _data_source():
@@ -72,6 +81,16 @@ def _progress(prefix):
   return report
 
 
+def _indicator_config(config_class):
+  """An `evaluation.IndicatorConfig` (or subclass) from the data, size and draw flags."""
+  return config_class(
+      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
+      data_source=_data_source(), draws=tenas_flags.DRAWS.value,
+      batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
+      lr_batches=tenas_flags.LR_BATCHES.value, seed=tenas_flags.SEED.value,
+      init=tenas_flags.INIT.value)
+
+
 def _correlation():
   archs, num_archs = tenas_flags.ARCHS.value, tenas_flags.NUM_ARCHS.value
   if (archs is None) == (num_archs is None):
@@ -83,12 +102,7 @@ def _correlation():
   accuracies = _table("--mode=correlation")
   arch_strs = (evaluation.load_arch_strings(archs, accuracies) if archs is not None
                else evaluation.sample_arch_strings(accuracies, num_archs, tenas_flags.SEED.value))
-  config = evaluation.CorrelationConfig(
-      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
-      data_source=_data_source(), draws=tenas_flags.DRAWS.value,
-      batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
-      lr_batches=tenas_flags.LR_BATCHES.value, seed=tenas_flags.SEED.value,
-      init=tenas_flags.INIT.value)
+  config = _indicator_config(evaluation.CorrelationConfig)
   run_dir = tenas_flags.RUN_DIR.value
   _write_flags(run_dir)
   images = _load_images(config.dataset)
@@ -127,7 +141,25 @@ def _seeds():
   print(f"wrote {seed_study.JSON_FILE} and {seed_study.MARKDOWN_FILE} to {run_dir}")
 
 
-_MODES = {"correlation": _correlation, "seeds": _seeds}
+def _score():
+  config = _indicator_config(evaluation.IndicatorConfig)
+  if tenas_flags.ARCHS.value is None:
+    raise ValueError(f"--mode=score needs --archs, a CSV file with a "
+                     f"{score_table.GENOTYPE_COLUMNS[config.space]!r} column")
+  genotypes, names = score_table.load_genotypes(tenas_flags.ARCHS.value,
+                                                registry.get_space(config.space))
+  run_dir = tenas_flags.RUN_DIR.value
+  _write_flags(run_dir)
+  images = _load_images(config.dataset)
+  rows = score_table.score_cells(config, genotypes, images, run_dir, names=names,
+                                 progress=_progress("cell x draw"))
+  for row in rows:
+    print(f"{row.get('name') or ''} kappa median {row['ntk_cond_median']:.4g}, "
+          f"#LR median {row['lr_median']}, rank sum {row['rank_sum']}".lstrip())
+  print(f"wrote {score_table.CSV_FILE} to {run_dir}")
+
+
+_MODES = {"correlation": _correlation, "seeds": _seeds, "score": _score}
 
 
 def main(argv):

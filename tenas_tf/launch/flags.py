@@ -6,7 +6,7 @@ code never reads FLAGS.
 
 from absl import flags
 
-SPACE = flags.DEFINE_string("space", "nb201", "Search space: nb201.")
+SPACE = flags.DEFINE_string("space", "nb201", "Search space: nb201 or darts.")
 DATASET = flags.DEFINE_string(
     "dataset", "cifar10",
     "Dataset: cifar10, cifar100, imagenet16-120, or synthetic (random images, offline).")
@@ -29,7 +29,8 @@ LR_BATCH_SIZE = flags.DEFINE_integer(
 LR_BATCHES = flags.DEFINE_integer("lr_batches", 3, "Linear-region batches per count.")
 REPEATS = flags.DEFINE_integer("repeats", 3, "Draws averaged per candidate score (>= 1).")
 PRUNE_NUMBER = flags.DEFINE_integer(
-    "prune_number", 1, "Ops removed per edge per round (>= 1; NB201: 1).")
+    "prune_number", 1,
+    "Ops removed per edge per round (>= 1; NB201: 1, DARTS: 3 on CIFAR-10, 2 on ImageNet).")
 INIT = flags.DEFINE_enum(
     "init", "pytorch_default", ["pytorch_default", "kaiming_normal"],
     "Weight init of the indicator networks (pytorch_default produced the paper's numbers).")
@@ -45,20 +46,22 @@ SEARCH_FLAGS = (SPACE, DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, SEED, RUN_D
                 COMMON_BATCHES, DETERMINISTIC_OPS)
 
 # Evaluation (`tenas_tf.launch.evaluate`); it also reads the data and search flags above.
-EVALUATE_MODES = ("correlation", "seeds")
+EVALUATE_MODES = ("correlation", "seeds", "score")
 MODE = flags.DEFINE_enum(
     "mode", None, list(EVALUATE_MODES),
-    "Evaluation: correlation (indicators of fixed NB201 cells against their NB201 accuracies) "
-    "or seeds (the search once per --seeds, summarised as the paper's table).")
+    "Evaluation: correlation (indicators of fixed NB201 cells against their NB201 accuracies), "
+    "seeds (the search once per --seeds, summarised as the paper's table) or score (the "
+    "indicators of fixed cells of --space, into scores.csv).")
 ARCHS = flags.DEFINE_string(
     "archs", None,
-    "correlation: CSV file with an arch_str column, the NB201 cells to score "
-    "(or use --num_archs).")
+    "correlation / score: CSV file of the cells to score: an arch_str column (nb201) or a "
+    "genotype_json column (darts); other columns are ignored (correlation: or use --num_archs).")
 NUM_ARCHS = flags.DEFINE_integer(
     "num_archs", None,
     "correlation: score this many cells (>= 2) drawn at random (--seed) from --nb201_table.")
 DRAWS = flags.DEFINE_integer(
-    "draws", 3, "correlation: independent draws of weights and inputs per cell (>= 1).")
+    "draws", 3,
+    "correlation / score: independent draws of weights and inputs per cell (>= 1).")
 SEEDS = flags.DEFINE_list(
     "seeds", None, "seeds: comma-separated search seeds, e.g. 0,1,2,3,4.")
 
@@ -79,3 +82,71 @@ def flagfile_text(flag_holders):
     else:
       lines.append(f"--{holder.name}={value}")
   return "\n".join(lines) + "\n"
+
+
+# Retraining (`tenas_tf.launch.train`). It also reads --space, --dataset, --data_dir, --data_npz
+# (training images with labels: keys `x` and `y`), --synthetic_count, --seed, --run_dir, --init,
+# --deterministic_ops and --batch_size (here the global training batch) from above.
+SEARCH_RUN_DIR = flags.DEFINE_string(
+    "search_run_dir", None,
+    "train: a search's run directory; its result.json's genotype is trained (or --genotype).")
+GENOTYPE = flags.DEFINE_string(
+    "genotype", None,
+    "train / export: the arch string of the cell, e.g. "
+    "'|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|'.")
+EVAL_NPZ = flags.DEFINE_list(
+    "eval_npz", None,
+    "train: comma-separated .npz files of held-out images `x` and labels `y`, evaluated after "
+    "every epoch (default with TFDS: the test split; with --data_npz: none).")
+EPOCHS = flags.DEFINE_integer("epochs", 200, "train: epochs (NB201: 200).")
+STEPS_PER_EPOCH = flags.DEFINE_integer(
+    "steps_per_epoch", None, "train: batches per epoch (default: one pass over the images).")
+LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate", 0.1, "train: peak learning rate, annealed to 0 by a cosine (NB201: 0.1).")
+WEIGHT_DECAY = flags.DEFINE_float(
+    "weight_decay", 5e-4,
+    "train: coupled L2 weight decay on every trainable variable, PyTorch's SGD weight_decay "
+    "(NB201: 5e-4).")
+LABEL_SMOOTHING = flags.DEFINE_float("label_smoothing", 0.0, "train: label smoothing.")
+CUTOUT = flags.DEFINE_integer(
+    "cutout", 16, "train: cutout square side in pixels, 0 for none (NB201's protocol: 0).")
+DROP_PATH_RATE = flags.DEFINE_float(
+    "drop_path_rate", 0.0, "train: per-sample drop-path probability of non-identity edges.")
+CHANNELS = flags.DEFINE_integer("channels", 16, "train / export: C, the first stage's width.")
+CELLS_PER_STAGE = flags.DEFINE_integer(
+    "cells_per_stage", 5, "train / export: N, cells per stage.")
+STRATEGY = flags.DEFINE_enum(
+    "strategy", "default", ["default", "mirrored", "multi_worker"],
+    "train: tf.distribute strategy (mirrored: all GPUs, else all logical CPU devices; "
+    "multi_worker: the cluster in TF_CONFIG).")
+NUM_CPU_DEVICES = flags.DEFINE_integer(
+    "num_cpu_devices", None,
+    "train: split the CPU into this many logical devices (to run --strategy=mirrored without "
+    "GPUs).")
+MIXED_PRECISION = flags.DEFINE_bool(
+    "mixed_precision", False, "train: float16 compute, float32 variables (GPU only).")
+
+TRAIN_FLAGS = (SPACE, DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, SEED, RUN_DIR, INIT,
+               DETERMINISTIC_OPS, BATCH_SIZE, SEARCH_RUN_DIR, GENOTYPE, EVAL_NPZ, EPOCHS,
+               STEPS_PER_EPOCH, LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, CUTOUT,
+               DROP_PATH_RATE, CHANNELS, CELLS_PER_STAGE, STRATEGY, NUM_CPU_DEVICES,
+               MIXED_PRECISION)
+
+# Export (`tenas_tf.launch.export`). --run_dir is the run to export (a training run: its trained
+# model; a search run: its genotype, untrained) or, with --genotype, a new folder recording the
+# export; it also reads --space, --dataset, --seed, --init, --channels, --cells_per_stage.
+EXPORT_BASE = flags.DEFINE_string(
+    "export_base", None,
+    "export: folder receiving <model_name>.keras, <model_name>/<version>/ (SavedModel) and "
+    "models.config.")
+MODEL_NAME = flags.DEFINE_string(
+    "model_name", "tenas", "export: the model's name in TF Serving (letters, digits, . _ -).")
+VERSION = flags.DEFINE_integer(
+    "version", None, "export: SavedModel version (default: one more than the latest there).")
+SERVING_BASE_PATH = flags.DEFINE_string(
+    "serving_base_path", "/models",
+    "export: where the server sees --export_base; models.config's base_path is "
+    "<serving_base_path>/<model_name> (/models for the tensorflow/serving image).")
+
+EXPORT_FLAGS = (SPACE, DATASET, SEED, RUN_DIR, INIT, GENOTYPE, CHANNELS, CELLS_PER_STAGE,
+                EXPORT_BASE, MODEL_NAME, VERSION, SERVING_BASE_PATH)

@@ -20,6 +20,7 @@ from tenas_tf import search
 from tenas_tf.analysis import nb201_table
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
+from tenas_tf.spaces import registry
 
 
 def _config_from_flags():
@@ -48,6 +49,8 @@ def _search():
   config = _config_from_flags()
   run_dir = tenas_flags.RUN_DIR.value
   run_files.check_writable(run_dir)
+  if tenas_flags.NB201_TABLE.value and config.space != "nb201":
+    raise ValueError(f"--nb201_table applies to --space=nb201 only; got --space={config.space}")
   accuracies = (nb201_table.load_accuracies(tenas_flags.NB201_TABLE.value)
                 if tenas_flags.NB201_TABLE.value else None)
   images = data_lib.load_images(
@@ -58,7 +61,8 @@ def _search():
   run_files.write_atomic(os.path.join(run_dir, "search.flags"),
                          tenas_flags.flagfile_text(tenas_flags.SEARCH_FLAGS))
   result = search.run(config, images, run_dir, accuracies=accuracies, progress=_print_progress)
-  print(f"genotype: {result['genotype']}")
+  # The NB201 arch string, or DARTS' text form Genotype(normal=[...], ...).
+  print(f"genotype: {registry.get_space(config.space).genotype_from_json(result['genotype'])}")
   print(f"search seconds: {result['seconds']:.1f}")
   if result.get("accuracies"):
     print("NB201 test accuracies: " + json.dumps(result["accuracies"]))

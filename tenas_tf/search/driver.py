@@ -2,8 +2,10 @@
 
 Run directory:
   state.json   after every round: the configuration and the finished rounds (resume point).
-  result.json  at the end: genotype, seconds, rounds, seed, versions, settings, warnings, and the
-               NB201 table accuracies when a table is given.
+  result.json  at the end: genotype (`genotype.to_json()`: the arch string for NB201, the
+               {"normal": .., "normal_concat": .., "reduce": .., "reduce_concat": ..} dict for
+               DARTS), seconds, rounds, seed, versions, settings, warnings, and the NB201 table
+               accuracies when a table is given.
   tensorboard/ per-round scores, ranks and timings (`tensorboard --logdir RUN_DIR/tensorboard`).
 A rerun with the same configuration resumes after the last finished round, or returns the
 finished result; a different configuration in the same directory is refused.
@@ -96,12 +98,16 @@ def run(config, images, run_dir, accuracies=None, progress=None):
     config: `SearchConfig`.
     images: finite tf.data.Dataset of uint8 [H, W, 3] images (`tenas_tf.data.load_images`).
     run_dir: output folder (created).
-    accuracies: optional {arch_str: {dataset: accuracy}} (NB201 table) to report the found cell's.
+    accuracies: optional {arch_str: {dataset: accuracy}} (NB201 table) to report the found cell's
+      (NB201 only).
     progress: optional callable(round_index, done, total).
 
   Returns:
     The result dict written to `run_dir/result.json`.
   """
+  if accuracies is not None and config.space != "nb201":
+    raise ValueError(f"accuracies from an NB201 table apply to the nb201 space only; the search "
+                     f"space is {config.space!r}")
   run_files.check_writable(run_dir)
   found, saved = _load_state(run_dir, config)
   if found == RESULT_FILE:
@@ -141,7 +147,7 @@ def run(config, images, run_dir, accuracies=None, progress=None):
                                    progress=progress)
   genotype = space.genotype_of(mask)
   result = {
-      "genotype": genotype.to_string(),
+      "genotype": genotype.to_json(),
       "seconds": elapsed_before + time.time() - start,
       "rounds": records,
       "seed": settings.seed,

@@ -16,6 +16,7 @@ import numpy as np
 
 from tenas_tf import indicators
 from tenas_tf.search import ranking
+from tenas_tf.search import topology
 from tenas_tf.spaces import init as init_lib
 
 log = logging.getLogger("tenas_tf.search")
@@ -109,23 +110,42 @@ class _Indicator:
     return float(np.mean(drops)) if all(map(math.isfinite, drops)) else min(drops)
 
 
+def _ops_to_prune(candidates, prune_order, k):
+  """Op rounds: on every edge, the first `k` of its candidates in prune order."""
+  removed_per_edge = {}
+  chosen = []
+  for index in prune_order:
+    key = (candidates[index].cell, candidates[index].edge)
+    if removed_per_edge.get(key, 0) < k:
+      removed_per_edge[key] = removed_per_edge.get(key, 0) + 1
+      chosen.append(index)
+  return chosen
+
+
 def prune_round(mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batches, settings,
-                progress=None):
-  """Runs one pruning round.
+                progress=None, node=None):
+  """Runs one pruning round: an op round, or with `node` a topology round.
+
+  Both score every candidate by its removal in the same way. An op round's candidates are the
+  alive ops of every edge holding several, and each edge loses `settings.prune_number` of them
+  (TENAS_DETAILS.md 6.2); a topology round's candidates are the single ops of one node's input
+  edges, and the node keeps the 2 with the highest rank sum (`tenas_tf.search.topology`).
 
   Args:
     mask: bool [cell_types, edges, ops], the current alive ops.
     round_index: 0-based, seeds this round's weights and data.
-    space: the `SearchSpace` (op names for the record).
+    space: the `SearchSpace` (op names for the record; `node_edges` for a topology round).
     ntk_net, lr_net: the space's indicator supernets (re-initialised here).
     ntk_batches: (seed) -> iterator of NTK image batches.
     lr_batches: (seed) -> iterator of linear-region sample batches.
     settings: `PruneSettings`.
     progress: optional callable(done, total) after each candidate.
+    node: None for an op round; (cell type index, node index) for a topology round.
 
   Returns:
-    (new_mask, record): the pruned mask and a JSON-ready dict with `pruned`, `scores`, `ranks`,
-    `seconds` and `warnings`.
+    (new_mask, record): the pruned mask and a JSON-ready dict with `round`, `kind` ("ops" or
+    "topology", the latter with its `cell` and `node`), `pruned`, `scores`, `ranks`, `seconds`
+    and `warnings`.
   """
   start = time.time()
   seed = settings.seed
@@ -137,7 +157,10 @@ def prune_round(mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batch
   regions = _Indicator(lr_net, indicators.num_linear_regions,
                        lambda: [next(lr_iter) for _ in range(settings.lr_batches_per_count)])
 
-  candidates = candidates_of(mask)
+  if node is None:
+    candidates = candidates_of(mask)
+  else:
+    candidates = [Candidate(*c) for c in topology.node_candidates(mask, *node, space.node_edges)]
   if settings.common_batches:
     shared = {ind: [ind.draw_inputs() for _ in range(settings.repeats)] for ind in (ntk, regions)}
     ntk_origin = [ntk.value(mask, inputs) for inputs in shared[ntk]]
@@ -160,24 +183,23 @@ def prune_round(mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batch
       progress(done, len(candidates))
 
   prune_order, ntk_ranks, lr_ranks = ranking.rank_candidates(ntk_scores, lr_scores)
-  k = ops_to_remove(mask, settings.prune_number)
+  if node is None:
+    chosen = _ops_to_prune(candidates, prune_order, ops_to_remove(mask, settings.prune_number))
+    kind = {"kind": "ops"}
+  else:
+    chosen = topology.edges_to_prune(prune_order)
+    kind = {"kind": "topology", "cell": space.cell_types[node[0]], "node": node[1]}
   new_mask = mask.copy()
-  removed_per_edge = {}
-  pruned_records = []
-  for index in prune_order:
-    candidate = candidates[index]
-    key = (candidate.cell, candidate.edge)
-    if removed_per_edge.get(key, 0) < k:
-      removed_per_edge[key] = removed_per_edge.get(key, 0) + 1
-      new_mask[candidate.cell, candidate.edge, candidate.op] = False
-      pruned_records.append(_describe(space, candidate))
+  for index in chosen:
+    new_mask[candidates[index].cell, candidates[index].edge, candidates[index].op] = False
 
   def with_values(candidate, **values):
     return dict(_describe(space, candidate), **values)
 
   record = {
       "round": round_index,
-      "pruned": pruned_records,
+      **kind,
+      "pruned": [_describe(space, candidates[index]) for index in chosen],
       "scores": [with_values(c, ntk=s_ntk, lr=s_lr)
                  for c, s_ntk, s_lr in zip(candidates, ntk_scores, lr_scores)],
       "ranks": [with_values(c, ntk=r_ntk, lr=r_lr, sum=r_ntk + r_lr)
@@ -195,13 +217,14 @@ def _describe(space, candidate):
           "op": space.ops[candidate.op]}
 
 
-def is_single_path(mask):
-  return bool(np.all(mask.sum(axis=-1) == 1))
+def has_multi_op_edges(mask):
+  """Whether an op round is still due: some edge holds more than one alive op."""
+  return bool(np.any(mask.sum(axis=-1) > 1))
 
 
 def run_search(space, ntk_net, lr_net, ntk_batches, lr_batches, settings, finished_rounds=(),
                mask=None, on_round=None, progress=None):
-  """Prunes until every edge keeps one op.
+  """Prunes until every edge keeps one op, then (DARTS) every node its 2 best input edges.
 
   Args:
     space, ntk_net, lr_net, ntk_batches, lr_batches, settings: as for `prune_round`.
@@ -211,7 +234,8 @@ def run_search(space, ntk_net, lr_net, ntk_batches, lr_batches, settings, finish
     progress: optional callable(round_index, done, total).
 
   Returns:
-    (mask, records): the single-path mask and one record per round.
+    (mask, records): the final mask and one record per round: the op rounds, then, where
+    `space.prunes_topology`, one topology round per node that had more than 2 input edges.
   """
   mask = space.initial_mask() if mask is None else mask.copy()
   records = list(finished_rounds)
@@ -219,15 +243,26 @@ def run_search(space, ntk_net, lr_net, ntk_batches, lr_batches, settings, finish
     for pruned in record["pruned"]:
       mask[space.cell_types.index(pruned["cell"]), pruned["edge"],
            space.ops.index(pruned["op"])] = False
-  while not is_single_path(mask):
+
+  def next_round(mask, node):
     round_index = len(records)
-    log.info("round %d: %d candidates", round_index, len(candidates_of(mask)))
+    what = "ops" if node is None else f"topology of {space.cell_types[node[0]]} node {node[1]}"
+    log.info("round %d (%s) starts", round_index, what)
     mask, record = prune_round(
         mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batches, settings,
-        progress=(lambda done, total: progress(round_index, done, total)) if progress else None)
+        progress=(lambda done, total: progress(round_index, done, total)) if progress else None,
+        node=node)
     records.append(record)
     log.info("round %d done in %.1f s: pruned %s", round_index, record["seconds"],
-             ", ".join(f"{p['op']}@edge{p['edge']}" for p in record["pruned"]))
+             ", ".join(f"{p['op']}@{p['cell']}/edge{p['edge']}" for p in record["pruned"]))
     if on_round:
       on_round(mask, records)
+    return mask
+
+  while has_multi_op_edges(mask):
+    mask = next_round(mask, None)
+  if space.prunes_topology:
+    # The nodes still to prune follow from the mask, so a resumed search skips finished ones.
+    for node in topology.pending_nodes(mask, space.node_edges):
+      mask = next_round(mask, node)
   return mask, records

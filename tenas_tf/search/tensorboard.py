@@ -5,6 +5,7 @@ of each candidate (`ntk_score/edge2/nor_conv_3x3`), its rank sum, the round's se
 genotype as text when the search ends.
 """
 
+import json
 import os
 
 import tensorflow as tf
@@ -32,7 +33,8 @@ class SearchBoard:
 
   def write_result(self, result):
     with self._writer.as_default(step=len(result["rounds"])):
-      tf.summary.text("genotype", result["genotype"])
+      genotype = result["genotype"]  # an NB201 arch string, or a DARTS genotype's JSON dict
+      tf.summary.text("genotype", genotype if isinstance(genotype, str) else json.dumps(genotype))
       tf.summary.scalar("search/seconds", result["seconds"])
       for dataset, accuracy in (result.get("accuracies") or {}).items():
         tf.summary.scalar(f"nb201_test_accuracy/{dataset}", accuracy)

@@ -77,6 +77,15 @@ class NB201Genotype:
   def __str__(self):
     return self.to_string()
 
+  def to_json(self):
+    """The JSON form (result.json's `genotype` for NB201): the arch string."""
+    return self.to_string()
+
+  @classmethod
+  def from_json(cls, value):
+    """Parses the JSON form, the arch string (as `from_string`)."""
+    return cls.from_string(value)
+
   def alive_mask(self):
     """The [1, 6, 5] bool mask in which each edge keeps exactly its genotype op."""
     mask = np.zeros((1, NUM_EDGES, len(NB201_OPS)), dtype=bool)

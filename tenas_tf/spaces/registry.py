@@ -5,8 +5,11 @@ from typing import Callable
 
 import numpy as np
 
+from tenas_tf.spaces import darts
+from tenas_tf.spaces import darts_supernet
 from tenas_tf.spaces import nb201
 from tenas_tf.spaces import nb201_supernet
+from tenas_tf.spaces.darts_ops import DARTS_OPS
 from tenas_tf.spaces.ops import NB201_OPS
 
 
@@ -19,9 +22,17 @@ class SearchSpace:
     ops: op names in mask-column order (index 0 is `none`).
     cell_types: names of the mask's leading axis (one alpha matrix each).
     initial_mask: () -> bool [cell_types, edges, ops], every op alive but `none`.
-    ntk_network: (num_classes, input_shape, init) -> built Keras supernet with `set_alive`.
-    linear_region_network: (num_classes, init) -> built thin Keras supernet with `set_alive`.
-    genotype_of: bool mask with one op per edge -> the space's genotype value (has `to_string`).
+    ntk_network: (num_classes, input_shape, init, built_ops=None) -> built Keras supernet with
+      `set_alive`; with `built_ops`, only those ops exist (the physically pruned network).
+    linear_region_network: (num_classes, init, built_ops=None) -> built thin Keras supernet with
+      `set_alive`.
+    built_ops_of: bool mask -> the `built_ops` argument holding exactly its alive ops.
+    genotype_of: bool mask of a finished search -> the space's genotype value (`to_json()`
+      gives what result.json stores, `alive_mask()` the mask back).
+    genotype_from_json: the JSON form of a genotype (`genotype.to_json()`) -> the genotype.
+    node_edges: for spaces that also prune topology (DARTS), the [start, end) edge-index range
+      of each node's input edges; after the op rounds each node with more of them keeps the 2
+      best (`tenas_tf.search.topology`). Empty for a fixed topology (NB201).
   """
 
   name: str
@@ -30,7 +41,15 @@ class SearchSpace:
   initial_mask: Callable[[], np.ndarray]
   ntk_network: Callable
   linear_region_network: Callable
+  built_ops_of: Callable
   genotype_of: Callable
+  genotype_from_json: Callable
+  node_edges: tuple = ()
+
+  @property
+  def prunes_topology(self):
+    """Whether the search ends with the topology step (TENAS_DETAILS.md section 6.4)."""
+    return bool(self.node_edges)
 
 
 NB201 = SearchSpace(
@@ -38,14 +57,31 @@ NB201 = SearchSpace(
     ops=NB201_OPS,
     cell_types=("cell",),
     initial_mask=nb201.initial_mask,
-    ntk_network=lambda num_classes, input_shape, init: nb201_supernet.ntk_network(
-        num_classes, input_shape, init),
-    linear_region_network=lambda num_classes, init: nb201_supernet.linear_region_network(
-        num_classes, init),
+    ntk_network=lambda num_classes, input_shape, init, built_ops=None: (
+        nb201_supernet.ntk_network(num_classes, input_shape, init, built_ops=built_ops)),
+    linear_region_network=lambda num_classes, init, built_ops=None: (
+        nb201_supernet.linear_region_network(num_classes, init, built_ops=built_ops)),
+    built_ops_of=nb201_supernet.built_ops_of,
     genotype_of=nb201.NB201Genotype.from_mask,
+    genotype_from_json=nb201.NB201Genotype.from_json,
 )
 
-SPACES = {space.name: space for space in (NB201,)}
+DARTS = SearchSpace(
+    name="darts",
+    ops=DARTS_OPS,
+    cell_types=darts.CELL_TYPES,
+    initial_mask=darts.initial_mask,
+    ntk_network=lambda num_classes, input_shape, init, built_ops=None: (
+        darts_supernet.ntk_network(num_classes, input_shape, init, built_ops=built_ops)),
+    linear_region_network=lambda num_classes, init, built_ops=None: (
+        darts_supernet.linear_region_network(num_classes, init, built_ops=built_ops)),
+    built_ops_of=darts_supernet.built_ops_of,
+    genotype_of=darts.DartsGenotype.from_mask,
+    genotype_from_json=darts.DartsGenotype.from_json,
+    node_edges=darts.NODE_EDGES,
+)
+
+SPACES = {space.name: space for space in (NB201, DARTS)}
 
 
 def get_space(name):

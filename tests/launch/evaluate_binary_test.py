@@ -194,7 +194,7 @@ class BadInputTest(absltest.TestCase):
     no_column = self._archs("no_column.csv", "cell", DEGENERATE)
     malformed = self._archs("bad.csv", "arch_str", DEGENERATE, "|nor_conv_3x3~1|")
     cases = [
-        ([], r"--mode must be one of \('correlation', 'seeds'\); got None"),
+        ([], r"--mode must be one of \('correlation', 'seeds', 'score'\); got None"),
         (["--mode=correlation", table], r"exactly one of --archs .* got --archs=None and "
                                         r"--num_archs=None"),
         (["--mode=correlation", table, "--num_archs=2", "--archs=a.csv"],
@@ -213,6 +213,11 @@ class BadInputTest(absltest.TestCase):
          r"archs file '.*bad.csv' line 3: malformed NB201 arch string '\|nor_conv_3x3~1\|'"),
         (["--mode=seeds", "--seeds=0,x"], r"seeds must be ints; got 'x'"),
         (["--mode=seeds"], r"seeds must list at least one int seed"),
+        (["--mode=score"], r"--mode=score needs --archs, a CSV file with a 'arch_str' column"),
+        (["--mode=score", "--space=darts", f"--archs={malformed}"],
+         r"archs file '.*bad.csv' needs a 'genotype_json' column for the darts space"),
+        (["--mode=score", "--space=nas", f"--archs={malformed}"],
+         r"space must be one of \('nb201', 'darts'\); got 'nas'"),
     ]
     for args, pattern in cases:
       with self.subTest(args=args):

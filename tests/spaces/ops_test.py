@@ -7,56 +7,12 @@ import keras
 
 from tenas_tf import indicators
 from tenas_tf.spaces import ops
+from tests import numpy_ops
 from tests import testing_utils
-
-_EPS = 1e-5  # PyTorch BatchNorm2d epsilon
-
-
-def _np_avg_pool_exclude_pad(x, stride):
-  """3x3 mean over the in-bounds cells of each window (count_include_pad=False), pad 1."""
-  b, h, w, c = x.shape
-  out_h, out_w = (h - 1) // stride + 1, (w - 1) // stride + 1
-  out = np.zeros((b, out_h, out_w, c))
-  for i in range(out_h):
-    for j in range(out_w):
-      ci, cj = i * stride, j * stride
-      window = x[:, max(ci - 1, 0):ci + 2, max(cj - 1, 0):cj + 2, :]
-      out[:, i, j, :] = window.mean(axis=(1, 2))
-  return out
-
-
-def _np_conv(x, kernel, stride, pad):
-  """Cross-correlation with symmetric zero padding `pad` and a 'valid' window (PyTorch)."""
-  x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-  k = kernel.shape[0]
-  out_h = (x.shape[1] - k) // stride + 1
-  out_w = (x.shape[2] - k) // stride + 1
-  out = np.zeros((x.shape[0], out_h, out_w, kernel.shape[-1]))
-  for i in range(out_h):
-    for j in range(out_w):
-      patch = x[:, i * stride:i * stride + k, j * stride:j * stride + k, :]
-      out[:, i, j, :] = np.einsum("bhwc,hwcf->bf", patch, kernel)
-  return out
-
-
-def _np_batch_norm(y, training):
-  """BN with gamma 1, beta 0; training: batch statistics (biased variance); else mean 0, var 1."""
-  if not training:
-    return y / np.sqrt(1.0 + _EPS)
-  mean = y.mean(axis=(0, 1, 2))
-  var = y.var(axis=(0, 1, 2))
-  return (y - mean) / np.sqrt(var + _EPS)
-
-
-def _weight(layer, suffix):
-  matches = [v for v in layer.weights if v.path.endswith(suffix)]
-  assert len(matches) == 1, [v.path for v in layer.weights]
-  return matches[0].numpy().astype(np.float64)
-
 
 def _np_relu_conv_bn(x, kernel, stride, training):
   k = kernel.shape[0]
-  return _np_batch_norm(_np_conv(np.maximum(x, 0.0), kernel, stride, k // 2), training)
+  return numpy_ops.batch_norm(numpy_ops.conv(np.maximum(x, 0.0), kernel, stride, k // 2), training)
 
 
 class AvgPool3x3Test(parameterized.TestCase, tf.test.TestCase):
@@ -81,7 +37,7 @@ class AvgPool3x3Test(parameterized.TestCase, tf.test.TestCase):
     x = np.random.default_rng(size).normal(size=(2, size, size + 1, 3)).astype(np.float32)
     layer = ops.AvgPool3x3(stride)
     out = layer(x).numpy()
-    self.assertAllClose(out, _np_avg_pool_exclude_pad(x.astype(np.float64), stride),
+    self.assertAllClose(out, numpy_ops.avg_pool_exclude_pad(x.astype(np.float64), stride),
                         **testing_utils.tolerance(np.float32))
     self.assertEqual(tuple(layer.compute_output_shape(x.shape)), out.shape)
 
@@ -96,8 +52,8 @@ class ReLUConvBNTest(parameterized.TestCase, tf.test.TestCase):
     expected_size = (size - 1) // stride + 1
     self.assertEqual(out.shape, (3, expected_size, expected_size, 5))
     self.assertEqual(tuple(layer.compute_output_shape(x.shape)), out.shape)
-    expected = _np_relu_conv_bn(x.astype(np.float64), _weight(layer, "conv/kernel"), stride,
-                                training)
+    expected = _np_relu_conv_bn(x.astype(np.float64), numpy_ops.weight(layer, "conv/kernel"),
+                                stride, training)
     self.assertAllClose(out, expected, rtol=1e-4, atol=1e-4)
 
   def test_batch_norm_uses_pytorch_epsilon_and_momentum(self):
@@ -105,10 +61,11 @@ class ReLUConvBNTest(parameterized.TestCase, tf.test.TestCase):
     x = 1e-2 * np.random.default_rng(1).normal(size=(4, 6, 6, 2)).astype(np.float32)
     layer = ops.ReLUConvBN(3, 3, 1)
     out = layer(x, training=True).numpy()
-    conv = _np_conv(np.maximum(x, 0.0).astype(np.float64), _weight(layer, "conv/kernel"), 1, 1)
-    self.assertAllClose(out, _np_batch_norm(conv, True), rtol=1e-3, atol=1e-3)
+    kernel = numpy_ops.weight(layer, "conv/kernel")
+    conv = numpy_ops.conv(np.maximum(x, 0.0).astype(np.float64), kernel, 1, 1)
+    self.assertAllClose(out, numpy_ops.batch_norm(conv, True), rtol=1e-3, atol=1e-3)
     # PyTorch momentum 0.1: running_mean = 0.9 * 0 + 0.1 * batch_mean.
-    self.assertAllClose(_weight(layer, "bn/moving_mean"), 0.1 * conv.mean(axis=(0, 1, 2)),
+    self.assertAllClose(numpy_ops.weight(layer, "bn/moving_mean"), 0.1 * conv.mean(axis=(0, 1, 2)),
                         rtol=1e-3, atol=1e-7)
 
   def test_relu_is_a_recorded_relu_layer(self):
@@ -122,7 +79,7 @@ class ReLUConvBNTest(parameterized.TestCase, tf.test.TestCase):
     layer.build((None, 6, 6, 4))
     paths = sorted(v.path.split("/", 1)[1] for v in layer.trainable_weights)
     self.assertEqual(paths, ["bn/beta", "bn/gamma", "conv/kernel"])
-    self.assertLessEqual(np.max(np.abs(_weight(layer, "conv/kernel"))), 1.0 / np.sqrt(36))
+    self.assertLessEqual(np.max(np.abs(numpy_ops.weight(layer, "conv/kernel"))), 1.0 / np.sqrt(36))
 
   @parameterized.named_parameters(
       ("zero_filters", dict(filters=0, kernel_size=3), "filters"),
@@ -144,10 +101,10 @@ class ResNetBlockTest(parameterized.TestCase, tf.test.TestCase):
     self.assertEqual(out.shape, (2, 4, 4, 6))
     self.assertEqual(tuple(block.compute_output_shape(x.shape)), out.shape)
     x64 = x.astype(np.float64)
-    mid = _np_relu_conv_bn(x64, _weight(block, "conv_a/conv/kernel"), 2, training)
-    residual = _np_relu_conv_bn(mid, _weight(block, "conv_b/conv/kernel"), 1, training)
+    mid = _np_relu_conv_bn(x64, numpy_ops.weight(block, "conv_a/conv/kernel"), 2, training)
+    residual = _np_relu_conv_bn(mid, numpy_ops.weight(block, "conv_b/conv/kernel"), 1, training)
     pooled = x64.reshape(2, 4, 2, 4, 2, 3).mean(axis=(2, 4))  # 2x2 average pool, stride 2
-    shortcut = _np_conv(pooled, _weight(block, "shortcut_conv/kernel"), 1, 0)
+    shortcut = numpy_ops.conv(pooled, numpy_ops.weight(block, "shortcut_conv/kernel"), 1, 0)
     self.assertAllClose(out, residual + shortcut, rtol=1e-4, atol=1e-4)
 
   def test_parameter_count(self):

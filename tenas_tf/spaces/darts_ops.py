@@ -1,0 +1,314 @@
+"""Candidate operations of the DARTS space as serialisable Keras layers.
+
+PyTorch geometry throughout, as in `tenas_tf.spaces.ops`: symmetric padding ('same' at stride 1
+with an odd effective kernel, explicit padding and a 'valid' window at stride 2), no conv biases,
+BatchNorm with PyTorch's epsilon and momentum. The ReLU, BatchNorm, average pool, identity, zero
+and ReLU-conv-BN blocks are those of `ops`, so the DARTS nets share their vectorisation-friendly
+gradients; every ReLU is a `keras.layers.ReLU` (recorded by `num_linear_regions`) and every
+weight sits in a Conv2D, DepthwiseConv2D, Dense or BatchNormalization layer (`ntk_variables`).
+Reference: TENAS_SPEC.md section 1; TENAS_DETAILS.md section 2.1.
+"""
+
+import tensorflow as tf
+import keras
+
+from tenas_tf.spaces import init as init_lib
+from tenas_tf.spaces import ops as ops_lib
+
+_SERIAL_PACKAGE = "tenas_tf"
+
+# The DARTS op list, in mask-column order (index 0 is `none`).
+DARTS_OPS = ("none", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
+             "dil_conv_5x5", "avg_pool_3x3", "max_pool_3x3")
+STRIDES = (1, 2)
+
+
+def _check_strides(strides):
+  if strides not in STRIDES or isinstance(strides, bool):
+    raise ValueError(f"strides must be one of {STRIDES}; got {strides!r}")
+  return strides
+
+
+def _pooled_size(size, kernel, strides, pad):
+  return None if size is None else (size + 2 * pad - kernel) // strides + 1
+
+
+@keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
+class DilConv(keras.layers.Layer):
+  """ReLU -> depthwise k x k conv (stride, dilation) -> 1x1 conv -> BN.
+
+  The DARTS `dil_conv_kxk` op (dilation 2: padding 2 for 3x3, 4 for 5x5) and, with dilation 1,
+  each half of `SepConv`. Padding is dilation * (k - 1) / 2 on every side, as in PyTorch.
+
+  Args:
+    filters: output channels of the 1x1 conv (the depthwise conv keeps the input's channels).
+    kernel_size: odd int, the depthwise kernel side.
+    strides: 1 or 2.
+    dilation_rate: int >= 1.
+    init: initialisation scheme, see `tenas_tf.spaces.init.INIT_SCHEMES`.
+
+  Example:
+    >>> DilConv(4, 3, strides=1, dilation_rate=2)(tf.zeros([2, 8, 8, 4])).shape
+    TensorShape([2, 8, 8, 4])
+
+  Reference: Liu et al., DARTS (ICLR 2019), section 3.1; TENAS_SPEC.md section 1.
+  """
+
+  def __init__(self, filters, kernel_size, strides=1, dilation_rate=1, init="pytorch_default",
+               **kwargs):
+    super().__init__(**kwargs)
+    ops_lib._check_positive_int("filters", filters)  # pylint: disable=protected-access
+    ops_lib._check_positive_int("dilation_rate", dilation_rate)  # pylint: disable=protected-access
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+      raise ValueError(f"kernel_size must be an odd positive int; got {kernel_size!r}")
+    self.filters = filters
+    self.kernel_size = kernel_size
+    self.strides = _check_strides(strides)
+    self.dilation_rate = dilation_rate
+    self.init = init_lib.check_init_scheme(init)
+    self.relu = ops_lib.ReLU(name="relu")
+    same = strides == 1
+    padding = dilation_rate * (kernel_size - 1) // 2
+    self.pad = None if same else keras.layers.ZeroPadding2D(padding, name="pad")
+    self.depthwise = keras.layers.DepthwiseConv2D(
+        kernel_size, strides=strides, padding="same" if same else "valid",
+        dilation_rate=dilation_rate, use_bias=False,
+        depthwise_initializer=init_lib.kernel_initializer(init), name="depthwise")
+    self.pointwise = ops_lib.conv2d(filters, 1, 1, init, name="pointwise")
+    self.bn = ops_lib.batch_norm(name="bn")
+
+  def _padded_shape(self, input_shape):
+    return input_shape if self.pad is None else self.pad.compute_output_shape(input_shape)
+
+  def build(self, input_shape):
+    self.relu.build(input_shape)
+    if self.pad is not None:
+      self.pad.build(input_shape)
+    padded = self._padded_shape(input_shape)
+    self.depthwise.build(padded)
+    mid = self.depthwise.compute_output_shape(padded)
+    self.pointwise.build(mid)
+    self.bn.build(self.pointwise.compute_output_shape(mid))
+
+  def call(self, inputs, training=None):
+    x = self.relu(inputs)
+    if self.pad is not None:
+      x = self.pad(x)
+    return self.bn(self.pointwise(self.depthwise(x)), training=training)
+
+  def compute_output_shape(self, input_shape):
+    mid = self.depthwise.compute_output_shape(self._padded_shape(input_shape))
+    return tuple(mid[:3]) + (self.filters,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                  dilation_rate=self.dilation_rate, init=self.init)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
+class SepConv(keras.layers.Layer):
+  """The DARTS `sep_conv_kxk` op: two `DilConv` blocks of dilation 1, the stride in the first.
+
+  [ReLU -> depthwise k x k (stride) -> 1x1 conv -> BN] -> [ReLU -> depthwise k x k -> 1x1 -> BN].
+  Both 1x1 convs output `filters` channels; in a DARTS cell input and output channels are equal,
+  where this is exactly PyTorch's SepConv.
+
+  Args:
+    filters: output channels.
+    kernel_size: odd int.
+    strides: 1 or 2.
+    init: initialisation scheme.
+
+  Example:
+    >>> SepConv(2, 5, strides=2)(tf.zeros([2, 7, 7, 2])).shape
+    TensorShape([2, 4, 4, 2])
+
+  Reference: Liu et al., DARTS (ICLR 2019), section 3.1; TENAS_SPEC.md section 1.
+  """
+
+  def __init__(self, filters, kernel_size, strides=1, init="pytorch_default", **kwargs):
+    super().__init__(**kwargs)
+    self.filters = filters
+    self.kernel_size = kernel_size
+    self.strides = strides
+    self.init = init
+    self.first = DilConv(filters, kernel_size, strides, 1, init, name="first")
+    self.second = DilConv(filters, kernel_size, 1, 1, init, name="second")
+
+  def build(self, input_shape):
+    self.first.build(input_shape)
+    self.second.build(self.first.compute_output_shape(input_shape))
+
+  def call(self, inputs, training=None):
+    return self.second(self.first(inputs, training=training), training=training)
+
+  def compute_output_shape(self, input_shape):
+    return self.second.compute_output_shape(self.first.compute_output_shape(input_shape))
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                  init=self.init)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
+class FactorizedReduce(keras.layers.Layer):
+  """Halves the spatial size: ReLU, two 1x1 stride-2 convs, concatenated, then BN.
+
+  The first conv sees the input, the second the input shifted by one pixel (x[i + 1, j + 1],
+  zero past the border: PyTorch's pad right/bottom then crop), so together they cover both pixel
+  parities. Output side ceil(H / 2) for odd and even H. `skip_connect` at stride 2, and a cell's
+  first preprocessing after a reduction cell.
+
+  Args:
+    filters: output channels, even (each conv gives half).
+    init: initialisation scheme.
+
+  Raises:
+    ValueError: if `filters` is not a positive even int.
+
+  Example:
+    >>> FactorizedReduce(4)(tf.zeros([2, 5, 5, 4])).shape
+    TensorShape([2, 3, 3, 4])
+
+  Reference: Liu et al., DARTS (ICLR 2019); TENAS_DETAILS.md section 2.1.
+  """
+
+  def __init__(self, filters, init="pytorch_default", **kwargs):
+    super().__init__(**kwargs)
+    if not isinstance(filters, int) or isinstance(filters, bool) or filters < 2 or filters % 2:
+      raise ValueError(f"filters must be a positive even int (two convs give half each); "
+                       f"got {filters!r}")
+    self.filters = filters
+    self.init = init_lib.check_init_scheme(init)
+    self.relu = ops_lib.ReLU(name="relu")
+    self.conv_1 = ops_lib.conv2d(filters // 2, 1, 2, init, name="conv_1")
+    self.conv_2 = ops_lib.conv2d(filters // 2, 1, 2, init, name="conv_2")
+    self.bn = ops_lib.batch_norm(name="bn")
+
+  def build(self, input_shape):
+    self.relu.build(input_shape)
+    self.conv_1.build(input_shape)
+    self.conv_2.build(input_shape)
+    self.bn.build(self.compute_output_shape(input_shape))
+
+  def call(self, inputs, training=None):
+    x = self.relu(inputs)
+    shifted = tf.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]])
+    y = tf.concat([self.conv_1(x), self.conv_2(shifted)], axis=-1)
+    return self.bn(y, training=training)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(self.conv_1.compute_output_shape(input_shape)[:3]) + (self.filters,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.filters, init=self.init)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
+class MaxPool3x3(keras.layers.Layer):
+  """3x3 max pool, pad 1, stride 1 or 2; padded cells never win (PyTorch pads with -inf).
+
+  Args:
+    strides: 1 or 2.
+  """
+
+  def __init__(self, strides=1, **kwargs):
+    super().__init__(**kwargs)
+    self.strides = _check_strides(strides)
+
+  def call(self, inputs):
+    if self.strides == 1:
+      # TensorFlow's 'SAME' max pool ignores padded cells; at stride 1 its padding is symmetric.
+      return tf.nn.max_pool2d(inputs, 3, 1, "SAME")
+    padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=-float("inf"))
+    return tf.nn.max_pool2d(padded, 3, self.strides, "VALID")
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0], _pooled_size(input_shape[1], 3, self.strides, 1),
+            _pooled_size(input_shape[2], 3, self.strides, 1), input_shape[3])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(strides=self.strides)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
+class StridedZero(keras.layers.Layer):
+  """The `none` op at stride s: zeros of the strided shape (PyTorch: x[:, :, ::s, ::s] * 0).
+
+  Args:
+    strides: 1 or 2.
+  """
+
+  def __init__(self, strides=1, **kwargs):
+    super().__init__(**kwargs)
+    self.strides = _check_strides(strides)
+
+  def call(self, inputs):
+    return tf.zeros_like(inputs[:, ::self.strides, ::self.strides, :])
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0], _pooled_size(input_shape[1], 1, self.strides, 0),
+            _pooled_size(input_shape[2], 1, self.strides, 0), input_shape[3])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(strides=self.strides)
+    return config
+
+
+def _conv(kind, kernel_size):
+  if kind == "sep":
+    return lambda channels, strides, init, name: SepConv(channels, kernel_size, strides, init,
+                                                         name=name)
+  return lambda channels, strides, init, name: DilConv(channels, kernel_size, strides, 2, init,
+                                                       name=name)
+
+
+# The op registry: name -> (channels, strides, init, name) -> layer.
+_BUILDERS = {
+    "none": lambda channels, strides, init, name: (
+        ops_lib.Zero(name=name) if strides == 1 else StridedZero(strides, name=name)),
+    "skip_connect": lambda channels, strides, init, name: (
+        ops_lib.Identity(name=name) if strides == 1
+        else FactorizedReduce(channels, init, name=name)),
+    "sep_conv_3x3": _conv("sep", 3),
+    "sep_conv_5x5": _conv("sep", 5),
+    "dil_conv_3x3": _conv("dil", 3),
+    "dil_conv_5x5": _conv("dil", 5),
+    "avg_pool_3x3": lambda channels, strides, init, name: ops_lib.AvgPool3x3(strides, name=name),
+    "max_pool_3x3": lambda channels, strides, init, name: MaxPool3x3(strides, name=name),
+}
+
+
+def darts_op(op, channels, strides=1, init="pytorch_default", name=None):
+  """Builds DARTS op `op` mapping `channels` to `channels` at stride `strides`.
+
+  Args:
+    op: one of `DARTS_OPS`.
+    channels: input and output channels (even at stride 2 for `skip_connect`).
+    strides: 1, or 2 on a reduction cell's edges from the cell inputs.
+    init: initialisation scheme.
+    name: the layer's name.
+
+  Returns:
+    An unbuilt Keras layer.
+
+  Raises:
+    ValueError: an unknown op, a stride other than 1 or 2, or an odd `channels` for a strided
+      `skip_connect`.
+
+  Example:
+    >>> darts_op("skip_connect", 4, strides=2)  # a FactorizedReduce
+  """
+  ops_lib.check_op(op, DARTS_OPS)
+  _check_strides(strides)
+  init_lib.check_init_scheme(init)
+  return _BUILDERS[op](channels, strides, init, name)
