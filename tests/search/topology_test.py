@@ -69,55 +69,55 @@ class TopologyRulesTest(tf.test.TestCase):
 
 class TopologyRoundsTest(tf.test.TestCase):
 
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls.mask = _single_path_mask()
-    built = SPACE.built_ops_of(cls.mask)
-    cls.ntk_net = SPACE.ntk_network(10, (8, 8, 3), "pytorch_default", built_ops=built)
-    cls.lr_net = SPACE.linear_region_network(10, "pytorch_default", built_ops=built)
-    cls.settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=4)
-    cls.final, cls.records = cls._search()
-
-  @classmethod
-  def _search(cls, finished_rounds=()):
+  def _search(self, ntk_net, lr_net, mask, finished_rounds=()):
     ntk_batches, lr_batches = _streams()
-    return prune.run_search(SPACE, cls.ntk_net, cls.lr_net, ntk_batches, lr_batches,
-                            cls.settings, finished_rounds=finished_rounds, mask=cls.mask)
+    settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=4)
+    return prune.run_search(SPACE, ntk_net, lr_net, ntk_batches, lr_batches, settings,
+                            finished_rounds=finished_rounds, mask=mask)
 
-  def test_every_node_keeps_exactly_two_inputs_with_their_ops(self):
-    for cell in range(2):
-      for node, (start, end) in enumerate(darts.NODE_EDGES):
-        live = [edge for edge in range(start, end) if self.final[cell, edge].any()]
-        self.assertLen(live, 2, f"cell {cell} node {node}")
-        for edge in live:
-          self.assertAllEqual(self.final[cell, edge], self.mask[cell, edge])
-    self.assertAllEqual(self.final[:, 0:2], self.mask[:, 0:2])  # node 0 untouched
-    darts.DartsGenotype.from_mask(self.final)  # a valid genotype
+  def test_topology_step_on_small_darts_networks(self):
+    # One test method: a test runner that spreads a class's methods over processes would repeat
+    # a shared setup (networks, traces, the search).
+    mask = _single_path_mask()
+    built = SPACE.built_ops_of(mask)
+    ntk_net = SPACE.ntk_network(10, (8, 8, 3), "pytorch_default", built_ops=built)
+    lr_net = SPACE.linear_region_network(10, "pytorch_default", built_ops=built)
+    final, records = self._search(ntk_net, lr_net, mask)
 
-  def test_one_topology_round_per_node_with_more_than_two_inputs(self):
-    self.assertEqual([(r["kind"], r["cell"], r["node"]) for r in self.records],
-                     [("topology", cell, node) for cell in ("normal", "reduce")
-                      for node in (1, 2, 3)])
-    self.assertEqual([len(r["scores"]) for r in self.records], [3, 4, 5] * 2)
-    self.assertEqual([len(r["pruned"]) for r in self.records], [1, 2, 3] * 2)
-    self.assertEqual([r["round"] for r in self.records], list(range(6)))
+    with self.subTest("every node keeps exactly 2 inputs with their ops; node 0 untouched"):
+      for cell in range(2):
+        for node, (start, end) in enumerate(darts.NODE_EDGES):
+          live = [edge for edge in range(start, end) if final[cell, edge].any()]
+          self.assertLen(live, 2, f"cell {cell} node {node}")
+          for edge in live:
+            self.assertAllEqual(final[cell, edge], mask[cell, edge])
+      self.assertAllEqual(final[:, 0:2], mask[:, 0:2])
+      darts.DartsGenotype.from_mask(final)  # a valid genotype
 
-  def test_kept_edges_have_the_highest_rank_sums(self):
-    for record in self.records:
-      pruned = {p["edge"] for p in record["pruned"]}
-      sums = {rank["edge"]: rank["sum"] for rank in record["ranks"]}
-      kept = set(sums) - pruned
-      self.assertLen(kept, 2)
-      self.assertGreaterEqual(min(sums[e] for e in kept), max(sums[e] for e in pruned))
+    with self.subTest("one topology round per node with more than 2 inputs"):
+      self.assertEqual([(r["kind"], r["cell"], r["node"]) for r in records],
+                       [("topology", cell, node) for cell in ("normal", "reduce")
+                        for node in (1, 2, 3)])
+      self.assertEqual([len(r["scores"]) for r in records], [3, 4, 5] * 2)
+      self.assertEqual([len(r["pruned"]) for r in records], [1, 2, 3] * 2)
+      self.assertEqual([r["round"] for r in records], list(range(6)))
 
-  def test_resumed_search_continues_after_the_finished_nodes(self):
-    final, records = self._search(finished_rounds=self.records[:2])
-    self.assertAllEqual(final, self.final)
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]
-    self.assertEqual(strip(records), strip(self.records))
+    with self.subTest("the kept edges have the highest rank sums"):
+      for record in records:
+        pruned = {p["edge"] for p in record["pruned"]}
+        sums = {rank["edge"]: rank["sum"] for rank in record["ranks"]}
+        kept = set(sums) - pruned
+        self.assertLen(kept, 2)
+        self.assertGreaterEqual(min(sums[e] for e in kept), max(sums[e] for e in pruned))
 
-  def test_nb201_has_no_topology_step(self):
+    with self.subTest("a resumed search continues after the finished nodes"):
+      resumed, resumed_records = self._search(ntk_net, lr_net, mask,
+                                              finished_rounds=records[:2])
+      self.assertAllEqual(resumed, final)
+      strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]
+      self.assertEqual(strip(resumed_records), strip(records))
+
+  def test_only_darts_prunes_topology(self):
     self.assertFalse(registry.get_space("nb201").prunes_topology)
     self.assertTrue(SPACE.prunes_topology)
 

@@ -163,39 +163,34 @@ class SetAliveTest(tf.test.TestCase):
       darts_supernet.DartsSearchNetwork(1, 10, built_ops=[[["skip_connect"]] * 14])
 
 
-class SupernetTest(parameterized.TestCase, tf.test.TestCase):
-  """The reference's parameter counts, and the masked supernet against the network in which the
-  dead ops are physically absent."""
+def _pruned_copy(test, supernet, factory, mask, **kwargs):
+  """`mask`'s physically pruned network, with the supernet's weights copied by path."""
+  pruned = factory(10, seed=1, built_ops=darts_supernet.built_ops_of(mask), **kwargs)
+  copied = testing_utils.copy_matching_weights(supernet, pruned, skip=("/alive",))
+  test.assertEqual(copied, len(pruned.variables) - 1)
+  return pruned
+
+
+class NtkSupernetTest(parameterized.TestCase, tf.test.TestCase):
+  """The NTK supernet: the reference's parameter counts, and the masked supernet against the
+  network in which the dead ops are physically absent (same logits and NTK Gram matrix)."""
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     cls.supernet = darts_supernet.ntk_network(10, input_shape=_NTK_INPUT, seed=0)
-    cls.thin_supernet = darts_supernet.linear_region_network(10, seed=0)
     cls.images = tf.random.stateless_normal((3,) + _NTK_INPUT, seed=(0, 1))
-    cls.samples = tf.random.stateless_normal((1000, 3, 3, 1), seed=(2, 3))
 
-  def test_ntk_network_counts(self):
+  def test_parameter_counts(self):
     # Measured on the authors' code (shared/data/reference/README.md, DARTS space).
     self.assertEqual(_parameters(self.supernet.trainable_variables), 5431)  # 5,655 - 224 alphas
     self.assertEqual(_parameters(indicators.ntk_variables(self.supernet)), 5138)
 
-  def test_thin_network_counts(self):
-    # The reference's 5,637 include 224 alphas and an unused stem (conv 9, BN 2).
-    self.assertEqual(_parameters(self.thin_supernet.trainable_variables), 5637 - 224 - 11)
-    self.assertEqual(_parameters(indicators.ntk_variables(self.thin_supernet)), 5110)
-
-  def _pruned(self, supernet, factory, mask, **kwargs):
-    pruned = factory(10, seed=1, built_ops=darts_supernet.built_ops_of(mask), **kwargs)
-    copied = testing_utils.copy_matching_weights(supernet, pruned, skip=("/alive",))
-    self.assertEqual(copied, len(pruned.variables) - 1)
-    return pruned
-
   @parameterized.named_parameters(*_MASKS)
-  def test_ntk_network_equivalence(self, make_mask):
+  def test_equivalence(self, make_mask):
     mask = make_mask()
     self.supernet.set_alive(mask)
-    pruned = self._pruned(self.supernet, darts_supernet.ntk_network, mask,
+    pruned = _pruned_copy(self, self.supernet, darts_supernet.ntk_network, mask,
                           input_shape=_NTK_INPUT)
     self.assertAllClose(pruned(self.images, training=True),
                         self.supernet(self.images, training=True),
@@ -207,19 +202,6 @@ class SupernetTest(parameterized.TestCase, tf.test.TestCase):
     self.assertAllClose(pruned_gram, gram, **testing_utils.tolerance(np.float32))
     self.assertGreater(np.min(np.diag(gram)), 0.0)
 
-  @parameterized.named_parameters(*_MASKS)
-  def test_linear_region_network_equivalence(self, make_mask):
-    mask = make_mask()
-    self.thin_supernet.set_alive(mask)
-    pruned = self._pruned(self.thin_supernet, darts_supernet.linear_region_network, mask)
-    masked = _drop_constant_columns(
-        indicators.relu_sign_patterns(self.thin_supernet, self.samples))
-    physical = indicators.relu_sign_patterns(pruned, self.samples)
-    self.assertAllEqual(masked, _drop_constant_columns(physical))
-    regions = indicators.num_linear_regions(pruned, self.samples)
-    self.assertEqual(indicators.num_linear_regions(self.thin_supernet, self.samples), regions)
-    self.assertEqual(regions, len({tuple(row) for row in physical.tolist()}))
-
   def test_dead_op_is_not_run(self):
     self.supernet.set_alive(_initial_without(1, 9, _SEP3))  # reduce edge 3<-0 loses sep_conv_3x3
     edge = self.supernet.cell_layers[1].edges[9]
@@ -230,6 +212,34 @@ class SupernetTest(parameterized.TestCase, tf.test.TestCase):
     self.assertLen(gradients, 9)  # per block: depthwise, pointwise, BN gamma and beta
     self.assertEqual(gradients[:-1], [None] * 8)  # no gradient at all: the op never ran
     self.assertIsNotNone(gradients[-1])
+
+
+class ThinSupernetTest(parameterized.TestCase, tf.test.TestCase):
+  """The linear-region supernet: parameter counts, and the masked supernet against the physically
+  pruned network (same sign patterns up to constant columns, same number of regions)."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.supernet = darts_supernet.linear_region_network(10, seed=0)
+    cls.samples = tf.random.stateless_normal((1000, 3, 3, 1), seed=(2, 3))
+
+  def test_parameter_counts(self):
+    # The reference's 5,637 include 224 alphas and an unused stem (conv 9, BN 2).
+    self.assertEqual(_parameters(self.supernet.trainable_variables), 5637 - 224 - 11)
+    self.assertEqual(_parameters(indicators.ntk_variables(self.supernet)), 5110)
+
+  @parameterized.named_parameters(*_MASKS)
+  def test_equivalence(self, make_mask):
+    mask = make_mask()
+    self.supernet.set_alive(mask)
+    pruned = _pruned_copy(self, self.supernet, darts_supernet.linear_region_network, mask)
+    masked = _drop_constant_columns(indicators.relu_sign_patterns(self.supernet, self.samples))
+    physical = indicators.relu_sign_patterns(pruned, self.samples)
+    self.assertAllEqual(masked, _drop_constant_columns(physical))
+    regions = indicators.num_linear_regions(pruned, self.samples)
+    self.assertEqual(indicators.num_linear_regions(self.supernet, self.samples), regions)
+    self.assertEqual(regions, len({tuple(row) for row in physical.tolist()}))
 
 
 class JacobianTest(tf.test.TestCase):
