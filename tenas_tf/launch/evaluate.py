@@ -21,12 +21,10 @@ correlation.csv / correlation.json / scatter_*.png, seed_<s>/ / seeds.json / see
 scores.csv / scores.json.
 """
 
-import logging as std_logging
 import os
 import sys
 
 from absl import app
-from absl import logging
 import tensorflow as tf
 
 from tenas_tf import data as data_lib
@@ -35,6 +33,7 @@ from tenas_tf.analysis import evaluation
 from tenas_tf.analysis import nb201_table
 from tenas_tf.analysis import score_table
 from tenas_tf.analysis import seed_study
+from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
 from tenas_tf.spaces import registry
@@ -162,18 +161,15 @@ def _score():
 _MODES = {"correlation": _correlation, "seeds": _seeds, "score": _score}
 
 
+def _evaluate():
+  mode = tenas_flags.MODE.value
+  if mode not in _MODES:
+    raise ValueError(f"--mode must be one of {tenas_flags.EVALUATE_MODES}; got {mode!r}")
+  _MODES[mode]()
+
+
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  std_logging.getLogger("tenas_tf").setLevel(std_logging.INFO)
-  try:
-    mode = tenas_flags.MODE.value
-    if mode not in _MODES:
-      raise ValueError(f"--mode must be one of {tenas_flags.EVALUATE_MODES}; got {mode!r}")
-    _MODES[mode]()
-  except ValueError as error:  # bad input: a clear message, no traceback
-    logging.debug("user error", exc_info=True)
-    sys.exit(f"error: {error}")
+  _cli.run_command(_evaluate, argv)
 
 
 def run_main():

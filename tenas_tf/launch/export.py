@@ -12,9 +12,7 @@ that untrained cell is exported and --run_dir only records the export. Writes
 """
 
 import json
-import logging as std_logging
 import os
-import sys
 
 from absl import app
 from absl import logging
@@ -22,6 +20,7 @@ from absl import logging
 from tenas_tf import export as export_lib
 from tenas_tf import train as train_lib
 from tenas_tf.data import datasets as datasets_lib
+from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
 
@@ -100,14 +99,7 @@ def _export():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  std_logging.getLogger("tenas_tf").setLevel(std_logging.INFO)
-  try:
-    _export()
-  except ValueError as error:  # bad input: a clear message, no traceback
-    logging.debug("user error", exc_info=True)
-    sys.exit(f"error: {error}")
+  _cli.run_command(_export, argv)
 
 
 def run_main():

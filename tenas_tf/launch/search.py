@@ -7,17 +7,16 @@ a killed search) and `search.flags`, the flags that reproduce the run, into --ru
 """
 
 import json
-import logging as std_logging
 import os
 import sys
 
 from absl import app
-from absl import logging
 import tensorflow as tf
 
 from tenas_tf import data as data_lib
 from tenas_tf import search
 from tenas_tf.analysis import nb201_table
+from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
 from tenas_tf.spaces import registry
@@ -71,14 +70,7 @@ def _search():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  std_logging.getLogger("tenas_tf").setLevel(std_logging.INFO)
-  try:
-    _search()
-  except ValueError as error:  # bad input: a clear message, no traceback
-    logging.debug("user error", exc_info=True)
-    sys.exit(f"error: {error}")
+  _cli.run_command(_search, argv)
 
 
 def run_main():

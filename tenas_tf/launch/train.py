@@ -11,16 +11,14 @@ refused.
 """
 
 import json
-import logging as std_logging
 import os
-import sys
 
 from absl import app
-from absl import logging
 import tensorflow as tf
 
 from tenas_tf import train as train_lib
 from tenas_tf.data import datasets as datasets_lib
+from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
 
@@ -144,14 +142,7 @@ def _train():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  std_logging.getLogger("tenas_tf").setLevel(std_logging.INFO)
-  try:
-    _train()
-  except ValueError as error:  # bad input: a clear message, no traceback
-    logging.debug("user error", exc_info=True)
-    sys.exit(f"error: {error}")
+  _cli.run_command(_train, argv)
 
 
 def run_main():
