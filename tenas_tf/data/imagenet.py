@@ -104,8 +104,12 @@ def _class_files(folder):
   return files
 
 
-def _folder_listing(root):
-  """(paths, int64 labels, classes) of an image folder; every class must hold an image."""
+def image_folder_files(root):
+  """The image files of `root/<class>/...` with their labels: (paths, int64 labels, classes).
+
+  Labels index the sorted class names (`image_folder_classes`); files are in torchvision's
+  `ImageFolder` order. Raises ValueError if `root` holds no class folder or a class no image.
+  """
   classes = image_folder_classes(root)
   paths, labels = [], []
   for label, name in enumerate(classes):
@@ -154,7 +158,7 @@ def image_folder_images(root, image_size=32, *, shuffle_seed=None, max_images=No
   """
   image_size = _check_image_size(image_size)
   max_images = caching.check_max_images(max_images)
-  paths, labels, classes = _folder_listing(root)
+  paths, labels, classes = image_folder_files(root)
   if shuffle_seed is not None:
     order = np.random.default_rng(shuffle_seed).permutation(len(paths))
     paths, labels = [paths[i] for i in order], labels[order]

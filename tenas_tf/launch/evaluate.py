@@ -27,30 +27,20 @@ import sys
 from absl import app
 import tensorflow as tf
 
-from tenas_tf import data as data_lib
 from tenas_tf import search
 from tenas_tf.analysis import evaluation
 from tenas_tf.analysis import nb201_table
 from tenas_tf.analysis import score_table
 from tenas_tf.analysis import seed_study
 from tenas_tf.launch import _cli
+from tenas_tf.launch import _data
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
 from tenas_tf.spaces import registry
 
 
-def _data_source():
-  if tenas_flags.DATA_NPZ.value:
-    return f"npz:{','.join(tenas_flags.DATA_NPZ.value)}"
-  if tenas_flags.DATASET.value == "synthetic":
-    return f"synthetic:{tenas_flags.SYNTHETIC_COUNT.value}"
-  return "tfds"
-
-
-def _load_images(dataset):
-  images = data_lib.load_images(
-      dataset, data_dir=tenas_flags.DATA_DIR.value, data_npz=tenas_flags.DATA_NPZ.value,
-      synthetic_count=tenas_flags.SYNTHETIC_COUNT.value, seed=tenas_flags.SEED.value)
+def _load_images():
+  images = _data.load_images()
   if tenas_flags.DETERMINISTIC_OPS.value:
     tf.config.experimental.enable_op_determinism()
   return images
@@ -84,7 +74,7 @@ def _indicator_config(config_class):
   """An `evaluation.IndicatorConfig` (or subclass) from the data, size and draw flags."""
   return config_class(
       space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
-      data_source=_data_source(), draws=tenas_flags.DRAWS.value,
+      data_source=_data.data_source(), draws=tenas_flags.DRAWS.value,
       batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
       lr_batches=tenas_flags.LR_BATCHES.value, seed=tenas_flags.SEED.value,
       init=tenas_flags.INIT.value)
@@ -104,7 +94,7 @@ def _correlation():
   config = _indicator_config(evaluation.CorrelationConfig)
   run_dir = tenas_flags.RUN_DIR.value
   _write_flags(run_dir)
-  images = _load_images(config.dataset)
+  images = _load_images()
   summary = evaluation.evaluate_correlation(config, arch_strs, accuracies, images, run_dir,
                                             progress=_progress("cell x draw"))
   print(evaluation.format_table(summary))
@@ -125,11 +115,11 @@ def _seeds():
       seed=seeds[0])
   config = search.SearchConfig(
       space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
-      data_source=_data_source(), batch_size=tenas_flags.BATCH_SIZE.value,
+      data_source=_data.data_source(), batch_size=tenas_flags.BATCH_SIZE.value,
       lr_batch_size=tenas_flags.LR_BATCH_SIZE.value, settings=settings)
   run_dir = tenas_flags.RUN_DIR.value
   _write_flags(run_dir)
-  images = _load_images(config.dataset)
+  images = _load_images()
 
   def progress(seed, round_index, done, total):
     _progress(f"seed {seed} round {round_index}: candidate")(done, total)
@@ -149,7 +139,7 @@ def _score():
                                                 registry.get_space(config.space))
   run_dir = tenas_flags.RUN_DIR.value
   _write_flags(run_dir)
-  images = _load_images(config.dataset)
+  images = _load_images()
   rows = score_table.score_cells(config, genotypes, images, run_dir, names=names,
                                  progress=_progress("cell x draw"))
   for row in rows:

@@ -9,7 +9,8 @@ from absl import flags
 SPACE = flags.DEFINE_string("space", "nb201", "Search space: nb201 or darts.")
 DATASET = flags.DEFINE_string(
     "dataset", "cifar10",
-    "Dataset: cifar10, cifar100, imagenet16-120, or synthetic (random images, offline).")
+    "Dataset: cifar10, cifar100, imagenet16-120, imagenet-1k (images resized to 32x32), or "
+    "synthetic (random images, offline).")
 DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "TFDS data directory (downloads there when the dataset is missing).")
 DATA_NPZ = flags.DEFINE_list(
@@ -17,6 +18,25 @@ DATA_NPZ = flags.DEFINE_list(
     "Comma-separated .npz files with uint8 images under key `x` [N,H,W,3]; replaces TFDS.")
 SYNTHETIC_COUNT = flags.DEFINE_integer(
     "synthetic_count", 512, "Number of random images for --dataset=synthetic.")
+IMAGE_DIR = flags.DEFINE_string(
+    "image_dir", None,
+    "--dataset=imagenet-1k: a folder of class sub-folders of JPEG / PNG files (ILSVRC2012 "
+    "train/), read in a permutation of --seed; replaces TFDS.")
+TFRECORDS = flags.DEFINE_list(
+    "tfrecords", None,
+    "--dataset=imagenet-1k: comma-separated TFRecord files or glob patterns of tf.train.Examples "
+    "with `image/encoded` (e.g. /data/imagenet/train-*); replaces TFDS.")
+MANUAL_DIR = flags.DEFINE_string(
+    "manual_dir", None,
+    "--dataset=imagenet-1k from TFDS imagenet2012: the folder holding ILSVRC2012_img_train.tar "
+    "and ILSVRC2012_img_val.tar, prepared once into --data_dir.")
+CACHE_DIR = flags.DEFINE_string(
+    "cache_dir", None,
+    "Folder for the decoded images of --image_dir, --tfrecords or TFDS (default: memory); later "
+    "runs read them instead of decoding.")
+MAX_IMAGES = flags.DEFINE_integer(
+    "max_images", None,
+    "Use only the first N (>= 1) images of the source; file sources are decoded up front.")
 SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, batches and crops.")
 RUN_DIR = flags.DEFINE_string("run_dir", None, "Output directory of the run.", required=True)
 NB201_TABLE = flags.DEFINE_string(
@@ -41,9 +61,10 @@ COMMON_BATCHES = flags.DEFINE_bool(
 DETERMINISTIC_OPS = flags.DEFINE_bool(
     "deterministic_ops", True, "Turn on TensorFlow op determinism (same seed, same result).")
 
-SEARCH_FLAGS = (SPACE, DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, SEED, RUN_DIR, NB201_TABLE,
-                BATCH_SIZE, LR_BATCH_SIZE, LR_BATCHES, REPEATS, PRUNE_NUMBER, INIT,
-                COMMON_BATCHES, DETERMINISTIC_OPS)
+SEARCH_FLAGS = (SPACE, DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, IMAGE_DIR, TFRECORDS,
+                MANUAL_DIR, CACHE_DIR, MAX_IMAGES, SEED, RUN_DIR, NB201_TABLE, BATCH_SIZE,
+                LR_BATCH_SIZE, LR_BATCHES, REPEATS, PRUNE_NUMBER, INIT, COMMON_BATCHES,
+                DETERMINISTIC_OPS)
 
 # Evaluation (`tenas_tf.launch.evaluate`); it also reads the data and search flags above.
 EVALUATE_MODES = ("correlation", "seeds", "score")
@@ -92,8 +113,10 @@ SEARCH_RUN_DIR = flags.DEFINE_string(
     "train: a search's run directory; its result.json's genotype is trained (or --genotype).")
 GENOTYPE = flags.DEFINE_string(
     "genotype", None,
-    "train / export: the arch string of the cell, e.g. "
-    "'|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|'.")
+    "train / export: the cell: an NB201 arch string, e.g. "
+    "'|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|', "
+    "or (--space=darts) DARTS' text form \"Genotype(normal=[('sep_conv_3x3', 0), ...], ...)\" "
+    "or the JSON form result.json stores.")
 EVAL_NPZ = flags.DEFINE_list(
     "eval_npz", None,
     "train: comma-separated .npz files of held-out images `x` and labels `y`, evaluated after "
@@ -125,16 +148,37 @@ NUM_CPU_DEVICES = flags.DEFINE_integer(
     "GPUs).")
 MIXED_PRECISION = flags.DEFINE_bool(
     "mixed_precision", False, "train: float16 compute, float32 variables (GPU only).")
+NESTEROV = flags.DEFINE_bool(
+    "nesterov", True, "train: Nesterov momentum (NB201: yes; DARTS: --nonesterov).")
+NUM_CELLS = flags.DEFINE_integer(
+    "num_cells", 20, "train / export: DARTS: number of cells (CIFAR: 20, ImageNet: 14).")
+AUXILIARY_WEIGHT = flags.DEFINE_float(
+    "auxiliary_weight", 0.0,
+    "train: DARTS: weight of the auxiliary head's loss (CIFAR recipe: 0.4); 0 builds no head.")
+IMAGE_SIZE = flags.DEFINE_integer(
+    "image_size", None,
+    "train / export: side of the network's input images (default: the dataset's); "
+    "--dataset=imagenet-1k only (DARTS' ImageNet recipe: 224).")
+TRAIN_IMAGE_DIR = flags.DEFINE_string(
+    "train_image_dir", None,
+    "train: --dataset=imagenet-1k: folder of class sub-folders of training images "
+    "(ILSVRC2012 train/), read with random-resized crops.")
+EVAL_IMAGE_DIR = flags.DEFINE_string(
+    "eval_image_dir", None,
+    "train: --dataset=imagenet-1k: folder of the same class sub-folders of held-out images "
+    "(ILSVRC2012 val/ sorted into classes), evaluated after every epoch.")
 
 TRAIN_FLAGS = (SPACE, DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, SEED, RUN_DIR, INIT,
                DETERMINISTIC_OPS, BATCH_SIZE, SEARCH_RUN_DIR, GENOTYPE, EVAL_NPZ, EPOCHS,
                STEPS_PER_EPOCH, LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, CUTOUT,
                DROP_PATH_RATE, CHANNELS, CELLS_PER_STAGE, STRATEGY, NUM_CPU_DEVICES,
-               MIXED_PRECISION)
+               MIXED_PRECISION, NESTEROV, NUM_CELLS, AUXILIARY_WEIGHT, IMAGE_SIZE,
+               TRAIN_IMAGE_DIR, EVAL_IMAGE_DIR)
 
 # Export (`tenas_tf.launch.export`). --run_dir is the run to export (a training run: its trained
 # model; a search run: its genotype, untrained) or, with --genotype, a new folder recording the
-# export; it also reads --space, --dataset, --seed, --init, --channels, --cells_per_stage.
+# export; it also reads --space, --dataset, --seed, --init, --channels, --cells_per_stage,
+# --num_cells and --image_size.
 EXPORT_BASE = flags.DEFINE_string(
     "export_base", None,
     "export: folder receiving <model_name>.keras, <model_name>/<version>/ (SavedModel) and "
@@ -149,4 +193,4 @@ SERVING_BASE_PATH = flags.DEFINE_string(
     "<serving_base_path>/<model_name> (/models for the tensorflow/serving image).")
 
 EXPORT_FLAGS = (SPACE, DATASET, SEED, RUN_DIR, INIT, GENOTYPE, CHANNELS, CELLS_PER_STAGE,
-                EXPORT_BASE, MODEL_NAME, VERSION, SERVING_BASE_PATH)
+                NUM_CELLS, IMAGE_SIZE, EXPORT_BASE, MODEL_NAME, VERSION, SERVING_BASE_PATH)

@@ -2,6 +2,14 @@ r"""Runs a TE-NAS search.
 
   python -m tenas_tf.launch.search --flagfile=launch/nb201_cifar10.flags --run_dir=runs/c10
 
+ImageNet-1k (images resized to 32x32) from ILSVRC2012's folder of class sub-folders, 20,000 images
+decoded once and cached for later runs (or --tfrecords=/data/imagenet/train-*, or TFDS
+imagenet2012 prepared from --manual_dir holding the ILSVRC2012 tars):
+
+  python -m tenas_tf.launch.search --flagfile=launch/darts_imagenet.flags \
+    --image_dir=/data/ILSVRC2012/train --max_images=20000 --cache_dir=/data/cache \
+    --run_dir=runs/darts_in
+
 Writes `result.json` (and `state.json` after every round, so rerunning the same command resumes
 a killed search) and `search.flags`, the flags that reproduce the run, into --run_dir.
 """
@@ -13,26 +21,24 @@ import sys
 from absl import app
 import tensorflow as tf
 
-from tenas_tf import data as data_lib
 from tenas_tf import search
 from tenas_tf.analysis import nb201_table
 from tenas_tf.launch import _cli
+from tenas_tf.launch import _data
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
 from tenas_tf.spaces import registry
 
 
 def _config_from_flags():
-  source = (f"npz:{','.join(tenas_flags.DATA_NPZ.value)}" if tenas_flags.DATA_NPZ.value
-            else f"synthetic:{tenas_flags.SYNTHETIC_COUNT.value}"
-            if tenas_flags.DATASET.value == "synthetic" else "tfds")
   settings = search.PruneSettings(
       prune_number=tenas_flags.PRUNE_NUMBER.value, repeats=tenas_flags.REPEATS.value,
       lr_batches_per_count=tenas_flags.LR_BATCHES.value,
       common_batches=tenas_flags.COMMON_BATCHES.value, init=tenas_flags.INIT.value,
       seed=tenas_flags.SEED.value)
   return search.SearchConfig(
-      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value, data_source=source,
+      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
+      data_source=_data.data_source(),
       batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
       settings=settings)
 
@@ -52,9 +58,7 @@ def _search():
     raise ValueError(f"--nb201_table applies to --space=nb201 only; got --space={config.space}")
   accuracies = (nb201_table.load_accuracies(tenas_flags.NB201_TABLE.value)
                 if tenas_flags.NB201_TABLE.value else None)
-  images = data_lib.load_images(
-      config.dataset, data_dir=tenas_flags.DATA_DIR.value, data_npz=tenas_flags.DATA_NPZ.value,
-      synthetic_count=tenas_flags.SYNTHETIC_COUNT.value, seed=config.settings.seed)
+  images = _data.load_images()
   if tenas_flags.DETERMINISTIC_OPS.value:
     tf.config.experimental.enable_op_determinism()
   run_files.write_atomic(os.path.join(run_dir, "search.flags"),

@@ -1,7 +1,9 @@
-r"""Retrains a found cell (NB201 protocol by default).
+r"""Retrains a found cell (NB201 protocol by default; DARTS' with its flag files).
 
   python -m tenas_tf.launch.train --flagfile=launch/train_nb201_cifar10.flags \
     --search_run_dir=runs/c10 --data_dir=~/tensorflow_datasets --run_dir=runs/c10_train
+  python -m tenas_tf.launch.train --flagfile=launch/train_darts_cifar10.flags \
+    --search_run_dir=runs/darts_c10 --data_dir=~/tensorflow_datasets --run_dir=runs/darts_train
 
 Writes `train_config.json` and `train.flags` (the flags that rerun it) at the start, `result.json`
 at the end, and the training files of `tenas_tf.train.train` (backup/, model.keras, history.csv,
@@ -18,6 +20,7 @@ import tensorflow as tf
 
 from tenas_tf import train as train_lib
 from tenas_tf.data import datasets as datasets_lib
+from tenas_tf.data import imagenet as imagenet_lib
 from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.search import run_files
@@ -46,6 +49,8 @@ def _genotype():
 
 
 def _data_source():
+  if tenas_flags.TRAIN_IMAGE_DIR.value:
+    return f"image_dir:{tenas_flags.TRAIN_IMAGE_DIR.value}"
   if tenas_flags.DATA_NPZ.value:
     return f"npz:{','.join(tenas_flags.DATA_NPZ.value)}"
   if tenas_flags.DATASET.value == "synthetic":
@@ -57,19 +62,44 @@ def _config():
   return train_lib.TrainConfig(
       genotype=_genotype(), space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
       data_source=_data_source(), channels=tenas_flags.CHANNELS.value,
-      cells_per_stage=tenas_flags.CELLS_PER_STAGE.value, epochs=tenas_flags.EPOCHS.value,
+      cells_per_stage=tenas_flags.CELLS_PER_STAGE.value, num_cells=tenas_flags.NUM_CELLS.value,
+      image_size=tenas_flags.IMAGE_SIZE.value, epochs=tenas_flags.EPOCHS.value,
       steps_per_epoch=tenas_flags.STEPS_PER_EPOCH.value,
       batch_size=tenas_flags.BATCH_SIZE.value, learning_rate=tenas_flags.LEARNING_RATE.value,
-      weight_decay=tenas_flags.WEIGHT_DECAY.value,
+      nesterov=tenas_flags.NESTEROV.value, weight_decay=tenas_flags.WEIGHT_DECAY.value,
       label_smoothing=tenas_flags.LABEL_SMOOTHING.value, cutout=tenas_flags.CUTOUT.value,
-      drop_path_rate=tenas_flags.DROP_PATH_RATE.value, init=tenas_flags.INIT.value,
+      drop_path_rate=tenas_flags.DROP_PATH_RATE.value,
+      auxiliary_weight=tenas_flags.AUXILIARY_WEIGHT.value, init=tenas_flags.INIT.value,
       seed=tenas_flags.SEED.value, strategy=tenas_flags.STRATEGY.value,
       mixed_precision=tenas_flags.MIXED_PRECISION.value)
+
+
+def _image_folder_examples(info):
+  """ImageNet-1k's (train files, held-out files or None) from --train_image_dir and
+  --eval_image_dir, whose class folders must agree."""
+  train_dir, eval_dir = tenas_flags.TRAIN_IMAGE_DIR.value, tenas_flags.EVAL_IMAGE_DIR.value
+  others = [f"--{holder.name}" for holder in (tenas_flags.DATA_NPZ, tenas_flags.EVAL_NPZ)
+            if holder.value]
+  if not train_dir or others:
+    raise ValueError(f"--dataset={info.name} trains from image files: give --train_image_dir "
+                     f"(and optionally --eval_image_dir), no npz files; got "
+                     f"--train_image_dir={train_dir!r} and {others or 'no npz flag'}")
+  examples = train_lib.image_folder_examples(train_dir, info.num_classes)
+  held_out = None
+  if eval_dir:
+    held_out = train_lib.image_folder_examples(
+        eval_dir, info.num_classes, classes=imagenet_lib.image_folder_classes(train_dir))
+  return examples, held_out
 
 
 def _examples(config):
   """(train examples, eval examples or None) from the source the flags select."""
   info = datasets_lib.dataset_info(config.dataset)
+  if info.resize:
+    return _image_folder_examples(info)
+  if tenas_flags.TRAIN_IMAGE_DIR.value or tenas_flags.EVAL_IMAGE_DIR.value:
+    raise ValueError(f"--train_image_dir and --eval_image_dir apply to --dataset=imagenet-1k "
+                     f"only; got --dataset={info.name}")
   eval_npz = tenas_flags.EVAL_NPZ.value
   held_out = train_lib.npz_examples(eval_npz, info.num_classes) if eval_npz else None
   if tenas_flags.DATA_NPZ.value:

@@ -2,6 +2,8 @@
 
 from tenas_tf.spaces.darts import (TENAS_CIFAR10, TENAS_IMAGENET, DartsGenotype,
                                    initial_mask as darts_initial_mask)
+from tenas_tf.spaces.darts_heads import VARIANTS as DARTS_VARIANTS, AuxiliaryHead, DartsStem
+from tenas_tf.spaces.darts_network import DartsCell, DartsNetwork
 from tenas_tf.spaces.darts_ops import DARTS_OPS
 from tenas_tf.spaces.darts_supernet import DartsMixedEdge, DartsSearchCell, DartsSearchNetwork
 from tenas_tf.spaces.init import INIT_SCHEMES, initialize

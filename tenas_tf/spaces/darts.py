@@ -40,15 +40,15 @@ def edge_index(node, state):
 
 def _pairs(cell_type, pairs):
   """`pairs` as a tuple of (op, input) tuples, validated; raises ValueError naming the fault."""
-  if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__len__") or len(pairs) != _PAIRS:
+  # Lists and tuples only: a set or dict of 8 pairs would be read in an arbitrary order.
+  if not isinstance(pairs, (list, tuple)) or len(pairs) != _PAIRS:
     raise ValueError(f"{cell_type} must list {_PAIRS} (op, input) pairs (pairs 2k and 2k+1 feed "
                      f"node k); got {pairs!r}")
   normalised = []
   for position, pair in enumerate(pairs):
     node = position // 2
-    if (isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2
-        or not isinstance(pair[0], str) or not isinstance(pair[1], int)
-        or isinstance(pair[1], bool)):
+    if (not isinstance(pair, (list, tuple)) or len(pair) != 2 or not isinstance(pair[0], str)
+        or not isinstance(pair[1], int) or isinstance(pair[1], bool)):
       raise ValueError(f"{cell_type} pair {position} must be (op name, int input); got {pair!r}")
     op, state = pair
     try:
@@ -69,11 +69,10 @@ def _pairs(cell_type, pairs):
 
 
 def _concat(name, concat):
-  try:
-    values = tuple(concat)
-  except TypeError:
-    values = None
-  if values != CONCAT:
+  # Ints in a list, tuple or range, so that e.g. [2.0, 3.0, 4.0, 5.0] or a dict is not read as one.
+  if (not isinstance(concat, (list, tuple, range))
+      or any(not isinstance(v, int) or isinstance(v, bool) for v in concat)
+      or tuple(concat) != CONCAT):
     raise ValueError(f"{name} must be {list(CONCAT)} (every node feeds the cell output); "
                      f"got {concat!r}")
   return CONCAT
@@ -177,6 +176,19 @@ class DartsGenotype:
     if set(fields) != set(_FIELDS) or len(call.args) + len(call.keywords) != len(_FIELDS):
       raise _malformed(text, f"it must give exactly the fields {list(_FIELDS)}")
     return cls(**{name: _literal(text, node) for name, node in fields.items()})
+
+  @classmethod
+  def parse(cls, value):
+    """A genotype given in any of its forms: a `DartsGenotype`, the JSON form (a dict, as in
+    result.json, or its JSON text) or DARTS' text form; raises ValueError naming the fault."""
+    if isinstance(value, cls):
+      return value
+    if isinstance(value, dict) or (isinstance(value, str) and value.lstrip().startswith("{")):
+      return cls.from_json(value)
+    if not isinstance(value, str):
+      raise ValueError(f"a DARTS genotype must be a DartsGenotype, its JSON form (dict or text) "
+                       f"or DARTS' text form Genotype(...); got {type(value).__name__} {value!r}")
+    return cls.from_string(value)
 
   # --- masks -----------------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 The recipe is NB201's training protocol by default (TENAS_SPEC.md section 7): SGD with Nesterov
 momentum 0.9, learning rate 0.1 annealed to 0 by a cosine over all steps (per step, no warm-up),
 coupled L2 weight decay 5e-4 on every trainable variable (`PyTorchSGD`), batch 256, 200 epochs,
-flip + pad-4 crop; optionally label smoothing, cutout and drop-path (the DARTS recipe).
+flip + pad-4 crop; optionally label smoothing, cutout, drop-path and, for DARTS genotypes
+(`DartsNetwork`), the auxiliary head (the DARTS recipes). ImageNet-1k trains from image files
+with random-resized crops (`imagenet_data`); the other datasets from images in memory (`data`).
 
 The run directory receives, from the chief worker:
 - `backup/`: `keras.callbacks.BackupAndRestore`'s state after every epoch (weights, optimizer
@@ -31,6 +33,7 @@ from tenas_tf.data import datasets as datasets_lib
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.train import data as data_lib
 from tenas_tf.train import distribute
+from tenas_tf.train import imagenet_data
 from tenas_tf.train import networks
 from tenas_tf.train import optimizer as optimizer_lib
 
@@ -46,22 +49,30 @@ class TrainConfig:
   """Everything that defines a retraining run; defaults are NB201's protocol on CIFAR-10.
 
   Attributes:
-    genotype: the arch string of the cell to train.
-    space: search space of `genotype` ("nb201").
+    genotype: the cell to train: an NB201 arch string, or a DARTS genotype in DARTS' text form
+      or its JSON form (dict or text); stored as the canonical text (`to_string()`), so that
+      every form of one genotype gives one configuration.
+    space: search space of `genotype` ("nb201" or "darts").
     dataset: dataset name (`tenas_tf.data.DATASETS`), fixing image size, classes, mean, std.
-    data_source: where the images come from, as recorded ("tfds", "npz:a.npz", "synthetic:N").
-    channels: C, first-stage width (16 in NB201).
-    cells_per_stage: N (5 in NB201).
+    data_source: where the images come from, as recorded ("tfds", "npz:a.npz", "synthetic:N",
+      "image_dir:/data/ILSVRC2012/train").
+    channels: C, first-stage width (16 in NB201; DARTS: 36 CIFAR, 48 ImageNet).
+    cells_per_stage: N (5 in NB201); NB201 only.
+    num_cells: number of cells (DARTS: 20 CIFAR, 14 ImageNet); DARTS only.
+    image_size: side of the training images; None: the dataset's (32 for CIFAR). Only
+      ImageNet-1k, whose images are cropped from files of any size, takes another (DARTS: 224).
     epochs: training epochs (200).
     steps_per_epoch: batches per epoch; None: one pass, (training images) // batch_size.
     batch_size: global batch (256), split over replicas.
     learning_rate: peak learning rate of the cosine schedule (0.1).
     momentum: SGD momentum (0.9).
-    nesterov: Nesterov momentum (True).
+    nesterov: Nesterov momentum (True; DARTS: False).
     weight_decay: coupled L2 weight decay, PyTorch's `weight_decay` (5e-4).
     label_smoothing: label smoothing of the cross-entropy (0; 0.1 in the DARTS ImageNet recipe).
     cutout: cutout square side in pixels (0 in NB201; 16 in the DARTS CIFAR recipe).
     drop_path_rate: drop-path probability of each non-identity edge (0 in NB201).
+    auxiliary_weight: weight of the auxiliary head's loss (DARTS CIFAR: 0.4); 0: no head.
+      DARTS only.
     init: weight initialisation scheme (`tenas_tf.spaces.init.INIT_SCHEMES`).
     seed: seeds the weights, shuffles, augmentation and drop-path.
     strategy: one of `tenas_tf.train.distribute.STRATEGIES`.
@@ -74,6 +85,8 @@ class TrainConfig:
   data_source: str = "tfds"
   channels: int = 16
   cells_per_stage: int = 5
+  num_cells: int = 20
+  image_size: int | None = None
   epochs: int = 200
   steps_per_epoch: int | None = None
   batch_size: int = 256
@@ -84,20 +97,23 @@ class TrainConfig:
   label_smoothing: float = 0.0
   cutout: int = 0
   drop_path_rate: float = 0.0
+  auxiliary_weight: float = 0.0
   init: str = "pytorch_default"
   seed: int = 0
   strategy: str = "default"
   mixed_precision: bool = False
 
   def __post_init__(self):
-    networks.parse_genotype(self.space, self.genotype)
-    datasets_lib.dataset_info(self.dataset)
+    # Frozen: the canonical text of the genotype replaces the form it was given in, once, here.
+    object.__setattr__(self, "genotype",
+                       networks.parse_genotype(self.space, self.genotype).to_string())
+    info = datasets_lib.dataset_info(self.dataset)
     init_lib.check_init_scheme(self.init)
     if self.strategy not in distribute.STRATEGIES:
       raise ValueError(f"strategy must be one of {distribute.STRATEGIES}; "
                        f"got {self.strategy!r}")
-    for name, minimum in (("channels", 1), ("cells_per_stage", 1), ("epochs", 1),
-                          ("batch_size", 1), ("cutout", 0), ("seed", 0)):
+    for name, minimum in (("channels", 1), ("cells_per_stage", 1), ("num_cells", 1),
+                          ("epochs", 1), ("batch_size", 1), ("cutout", 0), ("seed", 0)):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
@@ -108,13 +124,32 @@ class TrainConfig:
                        f"got {self.steps_per_epoch!r}")
     for name, low, high in (("learning_rate", 0.0, None), ("momentum", 0.0, 1.0),
                             ("weight_decay", 0.0, None), ("label_smoothing", 0.0, 1.0),
-                            ("drop_path_rate", 0.0, 1.0)):
+                            ("drop_path_rate", 0.0, 1.0), ("auxiliary_weight", 0.0, None)):
       value = getattr(self, name)
       if (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low
           or (high is not None and value >= high) or (name == "learning_rate" and value == 0)):
         bounds = f"> {low}" if name == "learning_rate" else (
             f"in [{low}, {high})" if high is not None else f">= {low}")
         raise ValueError(f"{name} must be a float {bounds}; got {value!r}")
+    if self.auxiliary_weight and "auxiliary_weight" not in networks.NETWORK_OPTIONS[self.space]:
+      raise ValueError(f"auxiliary_weight applies to space 'darts' only (DARTS' auxiliary "
+                       f"head); got {self.auxiliary_weight!r} with space {self.space!r}")
+    if self.image_size is not None and (isinstance(self.image_size, bool)
+                                        or not isinstance(self.image_size, int)
+                                        or self.image_size < 1):
+      raise ValueError(f"image_size must be None or an int >= 1; got {self.image_size!r}")
+    if self.image_size not in (None, info.image_size) and not info.resize:
+      raise ValueError(f"image_size must be None or {info.image_size} for dataset {info.name!r} "
+                       f"(its images have one size; only ImageNet-1k is cropped from files of "
+                       f"any size); got {self.image_size!r}")
+    if self.cutout and info.resize:
+      raise ValueError(f"cutout applies to the CIFAR-style pipeline, not to dataset "
+                       f"{info.name!r} (random-resized crops); got cutout={self.cutout}")
+
+  @property
+  def input_size(self):
+    """Side S of the network's [S, S, 3] inputs: `image_size`, or the dataset's."""
+    return self.image_size or datasets_lib.dataset_info(self.dataset).image_size
 
   def to_json(self):
     return dataclasses.asdict(self)
@@ -176,14 +211,33 @@ def check_mixed_precision(enabled):
                      "unsupported); got mixed_precision=True with no GPU visible")
 
 
+def _pipelines(config, info, train_examples, eval_examples):
+  """(number of training images, start step -> training batches, held-out batches or None)."""
+  if info.resize:  # ImageNet-1k: image files of any size, random-resized crops
+    paths, labels = imagenet_data.check_files(*train_examples, info.num_classes, "training data")
+    held_out = None if eval_examples is None else imagenet_data.eval_batches(
+        *eval_examples, info, config.input_size, config.batch_size)
+    return len(paths), lambda start_step: imagenet_data.train_batches(
+        paths, labels, info, config.input_size, config.batch_size, seed=config.seed,
+        start_step=start_step), held_out
+  images, labels = data_lib.check_examples(*train_examples, info.num_classes, "training data")
+  held_out = None if eval_examples is None else data_lib.eval_batches(*eval_examples, info,
+                                                                      config.batch_size)
+  return len(images), lambda start_step: data_lib.train_batches(
+      images, labels, info, config.batch_size, seed=config.seed, cutout=config.cutout,
+      start_step=start_step), held_out
+
+
 def train(config, train_examples, eval_examples, run_dir, *, strategy=None, verbose=2):
   """Trains `config.genotype`'s network on labelled images; resumes a killed run in `run_dir`.
 
   Args:
     config: a `TrainConfig`.
-    train_examples: (images uint8 [N, S, S, 3], labels int [N]) of the training set.
-    eval_examples: the held-out (images, labels), evaluated after every epoch and at the end;
-      None skips evaluation.
+    train_examples: the training set: (images uint8 [N, S, S, 3], labels int [N]); for
+      ImageNet-1k (image files, `imagenet_data.image_folder_examples`): (paths str [N],
+      labels int [N]).
+    eval_examples: the held-out examples in the same form, evaluated after every epoch and at
+      the end; None skips evaluation.
     run_dir: output directory (see the module docstring); the same directory resumes.
     strategy: a `tf.distribute.Strategy`; None makes `config.strategy` (for `mirrored` on CPU
       devices, split the CPU first with `distribute.configure_cpu_devices`).
@@ -209,10 +263,10 @@ def train(config, train_examples, eval_examples, run_dir, *, strategy=None, verb
   start = time.perf_counter()
   info = datasets_lib.dataset_info(config.dataset)
   check_mixed_precision(config.mixed_precision)
-  images, labels = data_lib.check_examples(*train_examples, info.num_classes, "training data")
-  steps_per_epoch = config.steps_per_epoch or len(images) // config.batch_size
+  count, train_batches, eval_data = _pipelines(config, info, train_examples, eval_examples)
+  steps_per_epoch = config.steps_per_epoch or count // config.batch_size
   if steps_per_epoch < 1:
-    raise ValueError(f"batch_size must be at most the {len(images)} training images; "
+    raise ValueError(f"batch_size must be at most the {count} training images; "
                      f"got {config.batch_size}")
   strategy = strategy or distribute.make_strategy(config.strategy)
   out_dir = distribute.worker_dir(strategy, run_dir)
@@ -230,8 +284,8 @@ def train(config, train_examples, eval_examples, run_dir, *, strategy=None, verb
     with strategy.scope():
       model = networks.build_network(
           networks.parse_genotype(config.space, config.genotype), info.num_classes,
-          info.image_size, seed=config.seed, init=config.init, channels=config.channels,
-          cells_per_stage=config.cells_per_stage, drop_path_rate=config.drop_path_rate)
+          config.input_size, seed=config.seed, init=config.init,
+          **networks.network_options(config.space, config.dataset, config.to_json()))
       schedule = keras.optimizers.schedules.CosineDecay(
           config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.0)
       model.compile(
@@ -243,12 +297,7 @@ def train(config, train_examples, eval_examples, run_dir, *, strategy=None, verb
   finally:
     keras.mixed_precision.set_global_policy(previous_policy)
 
-  train_data = data_lib.train_batches(images, labels, info, config.batch_size, seed=config.seed,
-                                      cutout=config.cutout,
-                                      start_step=resumed_after * steps_per_epoch)
-  eval_data = None
-  if eval_examples is not None:
-    eval_data = data_lib.eval_batches(*eval_examples, info, config.batch_size)
+  train_data = train_batches(resumed_after * steps_per_epoch)
   model_path = os.path.join(out_dir, MODEL_FILE)
   # Order matters at an epoch's end: the model file and the log row are written before the
   # backup records the epoch as done, so a kill between them only repeats work.

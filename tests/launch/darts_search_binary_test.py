@@ -3,12 +3,12 @@
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 from absl.testing import absltest
 
 from tenas_tf.spaces import DartsGenotype
+from tests import testing_utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--space=darts", "--dataset=synthetic", "--synthetic_count=64", "--batch_size=4",
@@ -16,34 +16,10 @@ TINY = ["--space=darts", "--dataset=synthetic", "--synthetic_count=64", "--batch
         "--common_batches"]
 
 # The binary's main on the DARTS space with its candidates restricted to three ops without weights
-# (the others start dead and are not built): the full supernet's vectorised NTK Jacobian takes
-# minutes to trace on a CPU, and the flow under test (flags, op rounds, topology rounds, run
-# directory) is the same. 3 ops per edge and --prune_number=1: two op rounds, then six topology
-# rounds.
-_SMALL_DARTS_SEARCH = """
-import dataclasses
-import sys
-from absl import app
-from tenas_tf.launch import search
-from tenas_tf.spaces import darts, registry
-
+# (`testing_utils.reduced_space`): the full supernet's vectorised NTK Jacobian takes minutes to
+# trace on a CPU, and the flow under test (flags, op rounds, topology rounds, run directory) is
+# the same. 3 ops per edge and --prune_number=1: two op rounds, then six topology rounds.
 KEEP = ("skip_connect", "avg_pool_3x3", "max_pool_3x3")
-
-def initial_mask():
-  mask = darts.initial_mask()
-  for column, op in enumerate(darts.DARTS_OPS):
-    mask[..., column] &= op in KEEP
-  return mask
-
-BUILT = registry.DARTS.built_ops_of(initial_mask())
-registry.SPACES["darts"] = dataclasses.replace(
-    registry.DARTS, initial_mask=initial_mask,
-    ntk_network=lambda classes, shape, init, built_ops=None: registry.DARTS.ntk_network(
-        classes, shape, init, built_ops=BUILT),
-    linear_region_network=lambda classes, init, built_ops=None: (
-        registry.DARTS.linear_region_network(classes, init, built_ops=BUILT)))
-app.run(search.main, argv=["search"] + sys.argv[1:])
-"""
 
 
 class DartsSearchBinaryTest(absltest.TestCase):
@@ -52,9 +28,9 @@ class DartsSearchBinaryTest(absltest.TestCase):
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     run_dir = os.path.join(tmp, "run")
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.run([sys.executable, "-c", _SMALL_DARTS_SEARCH, *TINY,
-                              f"--run_dir={run_dir}"], cwd=REPO, env=env, capture_output=True,
-                             text=True, timeout=600)
+    process = subprocess.run(
+        testing_utils.reduced_search_command("darts", KEEP, *TINY, f"--run_dir={run_dir}"),
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
     with open(os.path.join(run_dir, "result.json")) as stream:
       result = json.load(stream)
@@ -70,8 +46,7 @@ class DartsSearchBinaryTest(absltest.TestCase):
         self.assertNotEqual(first, second)
         self.assertLess(first, second)  # as the reference derives them: lower input first
         self.assertLess(second, node + 2)
-      self.assertTrue({op for op, _ in pairs} <= {"skip_connect", "avg_pool_3x3",
-                                                  "max_pool_3x3"})
+      self.assertTrue({op for op, _ in pairs} <= set(KEEP))
     self.assertEqual(genotype.to_json(), result["genotype"])
 
     rounds = result["rounds"]

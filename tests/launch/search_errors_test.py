@@ -97,6 +97,56 @@ class SearchErrorsTest(parameterized.TestCase):
     self.assert_user_error([f"--data_npz={path}", "--dataset=cifar10"], "(16, 16, 3)",
                            "(32, 32, 3)")
 
+  @parameterized.named_parameters(
+      ("image_dir", "--image_dir", "cifar10"), ("tfrecords", "--tfrecords", "synthetic"),
+      ("manual_dir", "--manual_dir", "imagenet16-120"))
+  def test_imagenet_source_with_another_dataset(self, flag, dataset):
+    self.assert_user_error([f"{flag}={self.tmp}", f"--dataset={dataset}"],
+                           f"{flag} reads ImageNet-1k and needs --dataset=imagenet-1k",
+                           f"got --dataset={dataset}")
+
+  @parameterized.named_parameters(
+      ("image_dir_and_tfrecords", "--image_dir", "--tfrecords"),
+      ("image_dir_and_manual_dir", "--image_dir", "--manual_dir"),
+      ("npz_and_tfrecords", "--data_npz", "--tfrecords"))
+  def test_two_image_sources(self, first, second):
+    a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+    self.assert_user_error(["--dataset=imagenet-1k", f"{first}={a}", f"{second}={b}"],
+                           "give at most one image source of --data_npz, --image_dir, "
+                           "--tfrecords, --manual_dir", f"got {first}={a} and {second}={b}")
+
+  def test_max_images_below_one(self):
+    self.assert_user_error(["--max_images=0"], "max_images must be None or an int >= 1; got 0")
+
+  @parameterized.named_parameters(("npz", True), ("synthetic", False))
+  def test_cache_dir_without_a_file_source(self, with_npz):
+    cache = os.path.join(self.tmp, "cache")
+    npz = self._npz("a.npz", x=np.zeros((4, 32, 32, 3), np.uint8))
+    other = [f"--data_npz={npz}", "--dataset=cifar10"] if with_npz else []
+    self.assert_user_error([f"--cache_dir={cache}"] + other,
+                           "--cache_dir caches the decoded images of --image_dir, --tfrecords "
+                           "or TFDS", f"got --cache_dir={cache} with " +
+                           (f"--data_npz={npz}" if with_npz else "--dataset=synthetic"))
+
+  @parameterized.named_parameters(("image_dir", "image_dir"), ("manual_dir", "manual_dir"))
+  def test_missing_imagenet_folder(self, flag):
+    missing = os.path.join(self.tmp, "nope")
+    self.assert_user_error(["--dataset=imagenet-1k", f"--{flag}={missing}"],
+                           f"{flag} {missing!r} does not exist or is not a directory")
+
+  def test_tfrecords_pattern_without_files(self):
+    pattern = os.path.join(self.tmp, "train-*")
+    self.assert_user_error(["--dataset=imagenet-1k", f"--tfrecords={pattern}"],
+                           f"tfrecords pattern {pattern!r} matches no file")
+
+  def test_image_folder_without_class_folders(self):
+    flat = os.path.join(self.tmp, "flat")
+    os.makedirs(flat)
+    with open(os.path.join(flat, "a.jpg"), "wb") as stream:
+      stream.write(b"\xff\xd8")
+    self.assert_user_error(["--dataset=imagenet-1k", f"--image_dir={flat}"],
+                           f"image_dir {flat!r} must hold one sub-folder of images per class")
+
   def test_table_without_needed_columns(self):
     path = os.path.join(self.tmp, "table.csv")
     with open(path, "w") as stream:

@@ -1,0 +1,198 @@
+"""ImageNet-1k for retraining: labelled image files, random-resized crops, deterministic batches.
+
+ImageNet images come in all sizes and do not fit in memory decoded, so unlike `train.data` these
+pipelines hold only file paths and labels and decode each image when its batch is made. The
+augmentation is the one of DARTS' ImageNet training (torchvision's): `RandomResizedCrop(S)`
+(a crop of 8 % to 100 % of the image area with aspect ratio in [3/4, 4/3], resized to S x S,
+bilinear with antialiasing), random horizontal flip, `(x / 255 - mean) / std`; held-out images
+are resized to a shorter side of S * 256 / 224 and centre-cropped to S x S (`Resize(256)`,
+`CenterCrop(224)` at S = 224). The crop box is drawn by TensorFlow's
+`stateless_sample_distorted_bounding_box` (aspect ratio uniform rather than log-uniform, the
+whole image after 10 failed draws rather than a centre crop): the same distribution up to those
+details. DARTS' colour jitter is not applied.
+
+As in `train.data`, batch s is a pure function of (seed, s): pass s // (N // B) over the files
+in a stateless shuffle, each image augmented with randomness seeded by (seed, s, position), so a
+run resumed at step s0 sees the batches an uninterrupted run would.
+Reference: Liu et al., DARTS (ICLR 2019) appendix A.2; TENAS_SPEC.md section 7.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tenas_tf.data import datasets as datasets_lib
+from tenas_tf.data import imagenet
+from tenas_tf.train import data as data_lib
+
+# pylint: disable=protected-access
+_check_int = data_lib._check_int
+_finish = data_lib._finish
+_normalize = data_lib._normalize
+_stream_seeds = data_lib._stream_seeds
+_SHUFFLE_STREAM = data_lib._SHUFFLE_STREAM
+_AUGMENT_STREAM = data_lib._AUGMENT_STREAM
+# pylint: enable=protected-access
+# The crop of `RandomResizedCrop`: area fraction and aspect ratio (width / height) ranges.
+CROP_AREA = (0.08, 1.0)
+CROP_ASPECT_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+# Held-out images: shorter side resized to S * 256 / 224, then the central S x S.
+EVAL_RESIZE_RATIO = 256.0 / 224.0
+
+
+def check_files(paths, labels, num_classes, what):
+  """Validates labelled image files; returns (str [N], int32 [N]) numpy arrays.
+
+  Raises:
+    ValueError: naming `what`, if there is no path, the labels are not one integer per path,
+      or a label lies outside [0, num_classes).
+  """
+  paths, labels = np.asarray(paths), np.asarray(labels)
+  if paths.ndim != 1 or not len(paths) or paths.dtype.kind not in "US":
+    raise ValueError(f"image files of {what} must be a non-empty list of paths; "
+                     f"got {paths.dtype} {paths.shape}")
+  if labels.shape != paths.shape or not np.issubdtype(labels.dtype, np.integer):
+    raise ValueError(f"labels of {what} must be {len(paths)} integers, one per file; "
+                     f"got {labels.dtype} {labels.shape}")
+  bad = (labels < 0) | (labels >= num_classes)
+  if np.any(bad):
+    raise ValueError(f"labels of {what} must lie in [0, {num_classes}); got "
+                     f"{int(labels[bad][0])} for {paths[bad][0]!r}")
+  return paths.astype(str), labels.astype(np.int32)
+
+
+def image_folder_examples(root, num_classes, *, classes=None):
+  """The labelled image files of `root/<class>/*.jpg|*.jpeg|*.png` (ILSVRC2012 train/ or val/).
+
+  Args:
+    root: a folder with one sub-folder of images per class.
+    num_classes: labels must lie in [0, num_classes).
+    classes: the class names the labels must index (a training folder's, when `root` holds
+      held-out images); None takes `root`'s own sorted sub-folders.
+
+  Returns:
+    (paths str [N], labels int32 [N]); labels index the sorted class names.
+
+  Raises:
+    ValueError: if `root` is not a folder of class folders with images, has more classes than
+      `num_classes`, or other classes than `classes`.
+
+  Example:
+    >>> train = image_folder_examples("/data/ILSVRC2012/train", 1000)  # doctest: +SKIP
+  """
+  paths, labels, found = imagenet.image_folder_files(root)
+  if classes is not None and tuple(found) != tuple(classes):
+    missing = sorted(set(classes) - set(found))[:3]
+    extra = sorted(set(found) - set(classes))[:3]
+    raise ValueError(f"image folder {root!r} must hold the {len(classes)} classes of the "
+                     f"training folder, so that labels agree; got {len(found)} (missing e.g. "
+                     f"{missing}, extra e.g. {extra})")
+  return check_files(paths, labels, num_classes, f"image folder {root!r}")
+
+
+def _decode(path):
+  return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+
+
+def _random_resized_crop(image, size, seed):
+  """A random crop of `image` (uint8 [H, W, 3]) resized to float [size, size, 3] (0..255)."""
+  begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
+      tf.shape(image), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed,
+      min_object_covered=0.0, aspect_ratio_range=CROP_ASPECT_RATIO, area_range=CROP_AREA,
+      max_attempts=10, use_image_if_no_bounding_boxes=True)
+  crop = tf.slice(image, begin, crop_size)
+  return tf.image.resize(crop, [size, size], method="bilinear", antialias=True)
+
+
+def _centre_crop(image, size):
+  """`image` resized to a shorter side of size * 256 / 224, central [size, size, 3] (float)."""
+  height, width = tf.unstack(tf.cast(tf.shape(image)[:2], tf.float32))
+  short = tf.round(size * EVAL_RESIZE_RATIO)
+  scale = short / tf.minimum(height, width)
+  new_height = tf.cast(tf.maximum(tf.math.floor(height * scale), short), tf.int32)
+  new_width = tf.cast(tf.maximum(tf.math.floor(width * scale), short), tf.int32)
+  resized = tf.image.resize(image, [new_height, new_width], method="bilinear", antialias=True)
+  top, left = (new_height - size) // 2, (new_width - size) // 2
+  return resized[top:top + size, left:left + size, :]
+
+
+def train_batches(paths, labels, info, image_size, batch_size, *, seed, start_step=0):
+  """Infinite, deterministic batches of randomly cropped and flipped images, one-hot labels.
+
+  Args:
+    paths: str [N] image files (JPEG, PNG, GIF, BMP; any size).
+    labels: int [N] labels in [0, info.num_classes).
+    info: the dataset's `DatasetInfo` (or name): mean, std, classes.
+    image_size: side S of the batches' images (224 in DARTS' ImageNet recipe).
+    batch_size: images per batch (the global batch under a distribution strategy), <= N.
+    seed: int; fixes the shuffles, crops and flips.
+    start_step: index of the first batch; a run resumed after k steps passes k.
+
+  Returns:
+    An infinite `tf.data.Dataset` of (float32 [B, S, S, 3], float32 one-hot [B, classes]).
+
+  Raises:
+    ValueError: if an argument is invalid, e.g. a batch larger than the files.
+
+  Example:
+    >>> paths, labels = image_folder_examples("/data/ILSVRC2012/train", 1000)  # doctest: +SKIP
+    >>> batches = train_batches(paths, labels, "imagenet-1k", 224, 768, seed=0)  # doctest: +SKIP
+  """
+  info = datasets_lib.dataset_info(info)
+  paths, labels = check_files(paths, labels, info.num_classes, "train_batches")
+  image_size = _check_int("image_size", image_size, 1)
+  count = len(paths)
+  batch_size = _check_int("batch_size", batch_size, 1)
+  if batch_size > count:
+    raise ValueError(f"batch_size must be at most the {count} training images; "
+                     f"got {batch_size}")
+  seed = _check_int("seed", seed, 0)
+  start_step = _check_int("start_step", start_step, 0)
+  per_pass = count // batch_size
+  paths_t, labels_t = tf.constant(paths), tf.constant(labels)
+
+  def examples_of_step(step):
+    pass_seed = _stream_seeds(seed, _SHUFFLE_STREAM, step // per_pass, 1)[0]
+    order = tf.random.experimental.stateless_shuffle(tf.range(count), pass_seed)
+    index = order[(step % per_pass) * batch_size:][:batch_size]
+    # One seed per image of the batch; the position in the batch tells them apart.
+    seeds = tf.stack(_stream_seeds(seed, _AUGMENT_STREAM, step, batch_size))
+    return tf.data.Dataset.from_tensor_slices(
+        (tf.gather(paths_t, index), tf.gather(labels_t, index), seeds))
+
+  def augment(path, label, example_seed):
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(example_seed, 2))
+    pixels = _random_resized_crop(_decode(path), image_size, crop_seed)
+    flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+    pixels = tf.cond(flip, lambda: tf.reverse(pixels, axis=[1]), lambda: pixels)
+    pixels.set_shape([image_size, image_size, 3])
+    return _normalize(pixels, info), tf.one_hot(label, info.num_classes)
+
+  steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+  examples = steps.flat_map(examples_of_step).map(
+      augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return _finish(examples.batch(batch_size, drop_remainder=True))
+
+
+def eval_batches(paths, labels, info, image_size, batch_size):
+  """The held-out images in order, resized and centre-cropped, with one-hot labels.
+
+  Args:
+    paths: str [N] image files; labels: int [N]; info: `DatasetInfo` or name;
+    image_size: side S; batch_size: images per batch (the last may be short).
+
+  Returns:
+    A finite `tf.data.Dataset` of (float32 [<=B, S, S, 3], float32 one-hot [<=B, classes]).
+  """
+  info = datasets_lib.dataset_info(info)
+  paths, labels = check_files(paths, labels, info.num_classes, "eval_batches")
+  image_size = _check_int("image_size", image_size, 1)
+  batch_size = _check_int("batch_size", batch_size, 1)
+
+  def load(path, label):
+    pixels = _centre_crop(_decode(path), image_size)
+    pixels.set_shape([image_size, image_size, 3])
+    return _normalize(pixels, info), tf.one_hot(label, info.num_classes)
+
+  dataset = tf.data.Dataset.from_tensor_slices((paths, labels)).map(
+      load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return _finish(dataset.batch(batch_size))
