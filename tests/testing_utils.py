@@ -1,12 +1,25 @@
-"""Helpers shared by the tests: tolerances, shared data, weight copying, reduced search spaces."""
+"""Helpers shared by the tests: tolerances, shared data, weight copying, reduced search spaces,
+layer clones, supernets against their pruned networks, and running the binaries."""
 
+import contextlib
 import dataclasses
+import io
+import json
+import os
 import pathlib
 import shutil
+import signal
+import subprocess
 import sys
+import time
 import unittest
 
+from absl import flags
+import keras
 import numpy as np
+
+# The repository root: the working directory and PYTHONPATH of the binaries the tests start.
+REPO = str(pathlib.Path(__file__).resolve().parents[1])
 
 # One place for tolerances (STYLE.md rule 12). float32: results of float32 forward/backward passes
 # compared across two computation orders; float64: the same float32 numbers accumulated in float64.
@@ -23,7 +36,7 @@ def tolerance(dtype=np.float32):
 
 def shared_dir():
   """The project's `shared` folder, beside the repository root (it may be absent)."""
-  return pathlib.Path(__file__).resolve().parents[1].parent / "shared"
+  return pathlib.Path(REPO).parent / "shared"
 
 
 def imagenet_sample_folder(root, num_classes=3):
@@ -129,3 +142,153 @@ def copy_matching_weights(source, target, skip=()):
     variable.assign(by_path[variable.path].numpy())
     copied += 1
   return copied
+
+
+def randomise_bn_statistics(net, seed=1):
+  """Moves `net`'s BN moving statistics away from (0, 1), so inference outputs depend on them."""
+  rng = np.random.default_rng(seed)
+  for variable in net.non_trainable_variables:
+    if variable.path.endswith("moving_mean"):
+      variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    elif variable.path.endswith("moving_variance"):
+      variable.assign(rng.uniform(0.5, 2.0, size=variable.shape).astype("float32"))
+
+
+def copy_supernet_weights(supernet, network):
+  """Assigns every variable of a discrete `network` from the pruned supernet's at its path.
+
+  The supernet nests each op under its name inside the edge (`.../edge_0_to_1/nor_conv_3x3/
+  conv/kernel`), the discrete network does not (`.../edge_0_to_1/conv/kernel`); paths are
+  compared without their first part (the model's or layer's own name).
+
+  Raises:
+    KeyError: a variable of `network` has no counterpart in `supernet`.
+  """
+  by_path = {}
+  for variable in supernet.weights:
+    parts = variable.path.split("/")[1:]
+    edge = next((i for i, part in enumerate(parts) if part.startswith("edge_")), None)
+    if edge is not None:
+      parts = parts[:edge + 1] + parts[edge + 2:]
+    by_path["/".join(parts)] = variable
+  for variable in network.weights:
+    variable.assign(by_path["/".join(variable.path.split("/")[1:])].numpy())
+
+
+def assert_clones_match(test, layer, x, call):
+  """Asserts that `layer`'s two config clones are of its class, same config and same outputs.
+
+  The clones are `from_config(get_config())` and a `serialize_keras_object` round trip; each is
+  built by `call(clone, x)`, given `layer`'s weights and must then give `call(layer, x)`.
+
+  Args:
+    test: the `tf.test.TestCase` asserting.
+    layer: a built Keras layer or model.
+    x: its input.
+    call: (layer, x) -> output tensor.
+  """
+  expected = call(layer, x).numpy()
+  clones = [type(layer).from_config(layer.get_config()),
+            keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))]
+  for clone in clones:
+    test.assertIs(type(clone), type(layer))
+    test.assertEqual(clone.get_config(), layer.get_config())
+    call(clone, x)  # builds
+    clone.set_weights(layer.get_weights())
+    test.assertAllClose(call(clone, x), expected, **tolerance(np.float32))
+
+
+def pruned_copy(test, supernet, factory, mask, built_ops_of, **kwargs):
+  """`mask`'s physically pruned network, with every weight but the mask copied from `supernet`.
+
+  Args:
+    test: the `tf.test.TestCase` asserting that all weights were copied and that the pruned
+      network's alive mask is `mask`.
+    supernet: a built supernet.
+    factory: its builder, (num_classes, seed=..., built_ops=..., **kwargs) -> built network.
+    mask: the alive mask to prune to.
+    built_ops_of: the space's mask -> `built_ops`.
+    **kwargs: more arguments of `factory`.
+
+  Returns:
+    The pruned network (10 classes).
+  """
+  pruned = factory(10, seed=1, built_ops=built_ops_of(mask), **kwargs)
+  copied = copy_matching_weights(supernet, pruned, skip=("/alive",))
+  test.assertEqual(copied, len(pruned.variables) - 1)
+  test.assertAllEqual(pruned.alive, np.asarray(mask, np.float32))
+  return pruned
+
+
+def drop_constant_columns(patterns):
+  """The columns of a [samples, units] sign-pattern matrix that are not constant."""
+  return patterns[:, patterns.min(axis=0) != patterns.max(axis=0)]
+
+
+def run_main(binary, argv):
+  """Parses `argv` into absl's global flags and runs `binary.main` in-process.
+
+  Args:
+    binary: a `tenas_tf.launch` module.
+    argv: its flags.
+
+  Returns:
+    (exit code, message): 1 and the exit message followed by stderr for a user error, else the
+    code `main` exited with (0 when it returned) and stderr.
+  """
+  program = binary.__name__.rsplit(".", 1)[-1]
+  stderr = io.StringIO()
+  flags.FLAGS.unparse_flags()
+  try:
+    flags.FLAGS([program] + argv)
+    with contextlib.redirect_stderr(stderr):
+      binary.main([program])
+  except SystemExit as exit_:
+    message = exit_.code if isinstance(exit_.code, str) else ""
+    return (1 if isinstance(exit_.code, str) else exit_.code), message + stderr.getvalue()
+  finally:
+    flags.FLAGS.unparse_flags()
+  return 0, stderr.getvalue()
+
+
+def binary_command(module, *args):
+  """The command line running `module` (e.g. "tenas_tf.launch.search") with flags `args`."""
+  return [sys.executable, "-m", module, *args]
+
+
+def _binary_env():
+  return dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+
+
+def run_binary(command):
+  """Runs `command` from the repository root to its end; a `CompletedProcess` with text output."""
+  return subprocess.run(command, cwd=REPO, env=_binary_env(), capture_output=True, text=True,
+                        timeout=600)
+
+
+def kill_after_progress(command, progressed, timeout=300):
+  """Starts `command`, and SIGKILLs it as soon as `progressed()` holds (a resume test's crash).
+
+  Args:
+    command: the command line, run from the repository root without output.
+    progressed: () -> bool, polled every 20 ms.
+    timeout: seconds after which it is killed anyway.
+
+  Returns:
+    Whether it was still running when killed (False: it ended before).
+  """
+  process = subprocess.Popen(command, cwd=REPO, env=_binary_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  deadline = time.time() + timeout
+  while not progressed() and process.poll() is None and time.time() < deadline:
+    time.sleep(0.02)
+  running = process.poll() is None
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  return running
+
+
+def read_result(run_dir):
+  """The `result.json` of a finished search or training run."""
+  with open(os.path.join(run_dir, "result.json")) as stream:
+    return json.load(stream)

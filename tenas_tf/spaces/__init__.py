@@ -9,6 +9,7 @@ from tenas_tf.spaces.darts_supernet import DartsMixedEdge, DartsSearchCell, Dart
 from tenas_tf.spaces.init import INIT_SCHEMES, initialize
 from tenas_tf.spaces.nb201 import NB201Genotype, initial_mask as nb201_initial_mask
 from tenas_tf.spaces.nb201_network import DropPath, NB201Cell, NB201Network
-from tenas_tf.spaces.nb201_supernet import (MixedEdge, NB201SearchCell, NB201SearchNetwork,
-                                            built_ops_of, linear_region_network, ntk_network)
+from tenas_tf.spaces.nb201_supernet import (NB201SearchCell, NB201SearchNetwork, built_ops_of,
+                                            linear_region_network, ntk_network)
 from tenas_tf.spaces.ops import NB201_OPS
+from tenas_tf.spaces.supernet import MixedEdge

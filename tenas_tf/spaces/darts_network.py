@@ -23,10 +23,10 @@ import tensorflow as tf
 from tenas_tf.spaces import darts
 from tenas_tf.spaces import darts_heads
 from tenas_tf.spaces import darts_ops
-from tenas_tf.spaces import darts_supernet
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import nb201_network
 from tenas_tf.spaces import ops as ops_lib
+from tenas_tf.spaces import supernet
 
 _SERIAL_PACKAGE = "tenas_tf"
 # DARTS' evaluation sizes per variant: (C, number of cells).
@@ -34,8 +34,8 @@ DEFAULT_SIZES = {"cifar": (36, 20), "imagenet": (48, 14)}
 # Seeds of the drop-path draws: cell i of a network seeded s draws from s * _CELL_SEEDS + i, its
 # op at pair position p from (cell seed) * 8 + p; distinct for up to _CELL_SEEDS cells.
 _CELL_SEEDS = 1024
+_check_bool = supernet.check_bool
 # pylint: disable=protected-access
-_check_bool = darts_supernet._check_bool
 _check_rate = nb201_network._check_rate
 _check_seed = nb201_network._check_seed
 # pylint: enable=protected-access

@@ -29,12 +29,8 @@ def _check_strides(strides):
   return strides
 
 
-def _pooled_size(size, kernel, strides, pad):
-  return None if size is None else (size + 2 * pad - kernel) // strides + 1
-
-
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
-class DilConv(keras.layers.Layer):
+class DilConv(ops_lib.PreActivationConv):
   """ReLU -> depthwise k x k conv (stride, dilation) -> 1x1 conv -> BN.
 
   The DARTS `dil_conv_kxk` op (dilation 2: padding 2 for 3x3, 4 for 5x5) and, with dilation 1,
@@ -66,10 +62,8 @@ class DilConv(keras.layers.Layer):
     self.strides = _check_strides(strides)
     self.dilation_rate = dilation_rate
     self.init = init_lib.check_init_scheme(init)
-    self.relu = ops_lib.ReLU(name="relu")
     same = strides == 1
-    padding = dilation_rate * (kernel_size - 1) // 2
-    self.pad = None if same else keras.layers.ZeroPadding2D(padding, name="pad")
+    self._add_relu_and_pad(None if same else dilation_rate * (kernel_size - 1) // 2)
     self.depthwise = keras.layers.DepthwiseConv2D(
         kernel_size, strides=strides, padding="same" if same else "valid",
         dilation_rate=dilation_rate, use_bias=False,
@@ -77,23 +71,15 @@ class DilConv(keras.layers.Layer):
     self.pointwise = ops_lib.conv2d(filters, 1, 1, init, name="pointwise")
     self.bn = ops_lib.batch_norm(name="bn")
 
-  def _padded_shape(self, input_shape):
-    return input_shape if self.pad is None else self.pad.compute_output_shape(input_shape)
-
   def build(self, input_shape):
-    self.relu.build(input_shape)
-    if self.pad is not None:
-      self.pad.build(input_shape)
-    padded = self._padded_shape(input_shape)
+    padded = self._build_relu_and_pad(input_shape)
     self.depthwise.build(padded)
     mid = self.depthwise.compute_output_shape(padded)
     self.pointwise.build(mid)
     self.bn.build(self.pointwise.compute_output_shape(mid))
 
   def call(self, inputs, training=None):
-    x = self.relu(inputs)
-    if self.pad is not None:
-      x = self.pad(x)
+    x = self._relu_and_pad(inputs)
     return self.bn(self.pointwise(self.depthwise(x)), training=training)
 
   def compute_output_shape(self, input_shape):
@@ -211,7 +197,7 @@ class FactorizedReduce(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
-class MaxPool3x3(keras.layers.Layer):
+class MaxPool3x3(ops_lib.StridedOp):
   """3x3 max pool, pad 1, stride 1 or 2; padded cells never win (PyTorch pads with -inf).
 
   Args:
@@ -219,8 +205,7 @@ class MaxPool3x3(keras.layers.Layer):
   """
 
   def __init__(self, strides=1, **kwargs):
-    super().__init__(**kwargs)
-    self.strides = _check_strides(strides)
+    super().__init__(_check_strides(strides), **kwargs)
 
   def call(self, inputs):
     if self.strides == 1:
@@ -229,18 +214,9 @@ class MaxPool3x3(keras.layers.Layer):
     padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=-float("inf"))
     return tf.nn.max_pool2d(padded, 3, self.strides, "VALID")
 
-  def compute_output_shape(self, input_shape):
-    return (input_shape[0], _pooled_size(input_shape[1], 3, self.strides, 1),
-            _pooled_size(input_shape[2], 3, self.strides, 1), input_shape[3])
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(strides=self.strides)
-    return config
-
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
-class StridedZero(keras.layers.Layer):
+class StridedZero(ops_lib.StridedOp):
   """The `none` op at stride s: zeros of the strided shape (PyTorch: x[:, :, ::s, ::s] * 0).
 
   Args:
@@ -248,20 +224,10 @@ class StridedZero(keras.layers.Layer):
   """
 
   def __init__(self, strides=1, **kwargs):
-    super().__init__(**kwargs)
-    self.strides = _check_strides(strides)
+    super().__init__(_check_strides(strides), **kwargs)
 
   def call(self, inputs):
     return tf.zeros_like(inputs[:, ::self.strides, ::self.strides, :])
-
-  def compute_output_shape(self, input_shape):
-    return (input_shape[0], _pooled_size(input_shape[1], 1, self.strides, 0),
-            _pooled_size(input_shape[2], 1, self.strides, 0), input_shape[3])
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(strides=self.strides)
-    return config
 
 
 def _conv(kind, kernel_size):

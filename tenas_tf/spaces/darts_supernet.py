@@ -1,12 +1,11 @@
 """The DARTS supernet as Keras layers, driven by an alive-op mask held in a variable.
 
 As for NB201 (`nb201_supernet`), one Keras model serves every candidate of a search: the mask
-is a [2, 14, 8] variable (cell types normal / reduce, edges, `DARTS_OPS`) and a dead op is
-exactly absent, either skipped under a `tf.cond` (the NTK net: no compute, no gradient) or
-masked (the linear-region net: fed zeros, output multiplied by zero, so its ReLU pattern is a
-constant column that never changes a count of distinct patterns). An edge with no alive op adds
-exactly zero. Networks built with `built_ops` hold only the listed ops: the physically pruned
-network the masked supernet must match.
+is a [2, 14, 8] variable (cell types normal / reduce, edges, `DARTS_OPS`), and each edge is a
+`supernet.MixedEdge` over the DARTS ops at the edge's stride, where a dead op is exactly absent:
+skipped under a `tf.cond` (the NTK net) or masked (the linear-region net); see `supernet`.
+Networks built with `built_ops` hold only the listed ops: the physically pruned network the masked
+supernet must match.
 Reference: TENAS_SPEC.md sections 1-2; TENAS_DETAILS.md sections 2.5-2.6.
 """
 
@@ -18,87 +17,33 @@ from tenas_tf.spaces import darts
 from tenas_tf.spaces import darts_ops
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import ops as ops_lib
+from tenas_tf.spaces import supernet
 
 _SERIAL_PACKAGE = "tenas_tf"
 MULTIPLIER = darts.NUM_NODES  # the cell output concatenates its 4 nodes
 CELL_KINDS = darts.CELL_TYPES
 
 
-def _check_bool(name, value):
-  if not isinstance(value, bool):
-    raise ValueError(f"{name} must be a bool; got {value!r}")
-  return value
-
-
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
-class DartsMixedEdge(keras.layers.Layer):
-  """One DARTS supernet edge: the mean of its alive ops at its stride; zero when none is alive.
+class DartsMixedEdge(supernet.MixedEdge):
+  """One DARTS supernet edge: a `supernet.MixedEdge` whose ops default to `DARTS_OPS`.
+
+  It adds only that default; a class of its own so that DARTS cells serialise their edges under
+  the DARTS name.
 
   Args:
     channels: channels in and out.
     strides: 1, or 2 on a reduction cell's edges from the cell inputs.
     ops: op names of the space, in mask-column order.
-    built_ops: names of the ops to build (default: all of `ops`).
-    init: initialisation scheme.
-    skip_dead_ops: run each op under a `tf.cond` on its alive bit (True) instead of masking it
-      (False, the default; keeps every ReLU output visible to `num_linear_regions`).
+    **kwargs: `built_ops`, `init`, `skip_dead_ops` and the layer's, as for `MixedEdge`.
 
-  Call args:
-    inputs: [B, H, W, channels].
-    alive: [len(ops)] float tensor of 0/1 alive bits (0 for every op not built).
-
-  Returns:
-    [B, ceil(H / strides), ceil(W / strides), channels].
+  Example:
+    >>> DartsMixedEdge(4, 2)(tf.zeros([2, 8, 8, 4]), tf.ones([8])).shape
+    TensorShape([2, 4, 4, 4])
   """
 
-  def __init__(self, channels, strides=1, ops=darts_ops.DARTS_OPS, built_ops=None,
-               init="pytorch_default", skip_dead_ops=False, **kwargs):
-    super().__init__(**kwargs)
-    self.channels = channels
-    self.strides = strides
-    self.ops = tuple(ops)
-    self.built_ops = self.ops if built_ops is None else tuple(built_ops)
-    for op in self.built_ops:
-      ops_lib.check_op(op, self.ops)
-    self.init = init_lib.check_init_scheme(init)
-    self.skip_dead_ops = _check_bool("skip_dead_ops", skip_dead_ops)
-    self.op_layers = [darts_ops.darts_op(op, channels, strides, init, name=op)
-                      for op in self.built_ops]
-    self._columns = [self.ops.index(op) for op in self.built_ops]
-    self._zero = darts_ops.StridedZero(strides, name="zero")
-
-  def build(self, input_shape):
-    for layer in self.op_layers:
-      layer.build(input_shape)
-
-  def _dead(self, inputs):
-    # A product with the input, not a constant: under the NTK's vectorised Jacobian a constant
-    # zero gradient is tiled per sample (see `nb201_supernet.MixedEdge`).
-    return 0.0 * inputs[:, ::self.strides, ::self.strides, :]
-
-  def call(self, inputs, alive, training=None):
-    if self.skip_dead_ops:
-      outputs = [tf.cond(alive[column] > 0.0,
-                         lambda layer=layer: layer(inputs, training=training),
-                         lambda: self._dead(inputs))
-                 for column, layer in zip(self._columns, self.op_layers)]
-    else:
-      outputs = [alive[column] * layer(alive[column] * inputs, training=training)
-                 for column, layer in zip(self._columns, self.op_layers)]
-    if not outputs:
-      return self._zero(inputs)
-    total = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
-    return total / tf.maximum(tf.reduce_sum(alive), 1.0)
-
-  def compute_output_shape(self, input_shape):
-    return self._zero.compute_output_shape(input_shape)
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(channels=self.channels, strides=self.strides, ops=list(self.ops),
-                  built_ops=list(self.built_ops), init=self.init,
-                  skip_dead_ops=self.skip_dead_ops)
-    return config
+  def __init__(self, channels, strides=1, ops=darts_ops.DARTS_OPS, **kwargs):
+    super().__init__(channels, strides, ops, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
@@ -131,8 +76,8 @@ class DartsSearchCell(keras.layers.Layer):
     super().__init__(**kwargs)
     ops_lib._check_positive_int("channels", channels)  # pylint: disable=protected-access
     self.channels = channels
-    self.reduction = _check_bool("reduction", reduction)
-    self.reduction_prev = _check_bool("reduction_prev", reduction_prev)
+    self.reduction = supernet.check_bool("reduction", reduction)
+    self.reduction_prev = supernet.check_bool("reduction_prev", reduction_prev)
     self.ops = tuple(ops)
     if built_ops is None:
       built_ops = [self.ops] * darts.NUM_EDGES
@@ -141,14 +86,15 @@ class DartsSearchCell(keras.layers.Layer):
                        f"got {len(built_ops)}: {built_ops!r}")
     self.built_ops = [list(edge_ops) for edge_ops in built_ops]
     self.init = init_lib.check_init_scheme(init)
-    self.skip_dead_ops = _check_bool("skip_dead_ops", skip_dead_ops)
+    self.skip_dead_ops = supernet.check_bool("skip_dead_ops", skip_dead_ops)
     self.preprocess0 = (darts_ops.FactorizedReduce(channels, init, name="preprocess0")
                         if reduction_prev else
                         ops_lib.ReLUConvBN(channels, 1, 1, init, name="preprocess0"))
     self.preprocess1 = ops_lib.ReLUConvBN(channels, 1, 1, init, name="preprocess1")
     self.edges = [
-        DartsMixedEdge(channels, 2 if reduction and state < 2 else 1, self.ops, edge_ops, init,
-                       skip_dead_ops, name=f"edge_{state}_to_{node + 2}")
+        DartsMixedEdge(channels, 2 if reduction and state < 2 else 1, self.ops,
+                       built_ops=edge_ops, init=init, skip_dead_ops=skip_dead_ops,
+                       name=f"edge_{state}_to_{node + 2}")
         for (node, state), edge_ops in zip(darts.EDGES, self.built_ops)]
 
   def build(self, input_shape):
@@ -186,13 +132,14 @@ class DartsSearchCell(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
-class DartsSearchNetwork(keras.Model):
+class DartsSearchNetwork(supernet.SearchNetwork):
   """A DARTS network of search cells, with the [2, 14, 8] alive mask as a variable.
 
   [stem conv3x3 (3 -> stem_multiplier * C) + BN] -> cells -> BN -> ReLU -> global average pool ->
   dense(num_classes). Cell i gets the outputs of cells i - 2 and i - 1 (the stem's output, or the
   input when there is no stem, stands in for both before the first cell); a reduction cell doubles
-  C. Every normal cell uses the mask's "normal" row, every reduction cell the "reduce" row.
+  C. Every normal cell uses the mask's "normal" row, every reduction cell the "reduce" row. Stem,
+  head and mask: `supernet.SearchNetwork`.
 
   Args:
     channels: C, the first cell's node width (1 for both TE-NAS indicator nets).
@@ -216,31 +163,21 @@ class DartsSearchNetwork(keras.Model):
   def __init__(self, channels, num_classes, cells=CELL_KINDS, use_stem=True, stem_multiplier=1,
                ops=darts_ops.DARTS_OPS, built_ops=None, init="pytorch_default",
                skip_dead_ops=False, **kwargs):
-    super().__init__(**kwargs)
-    for name, value in (("channels", channels), ("num_classes", num_classes),
-                        ("stem_multiplier", stem_multiplier)):
+    super().__init__(num_classes, use_stem, ops, init, skip_dead_ops, **kwargs)
+    for name, value in (("channels", channels), ("stem_multiplier", stem_multiplier)):
       ops_lib._check_positive_int(name, value)  # pylint: disable=protected-access
     if isinstance(cells, str) or not cells or any(kind not in CELL_KINDS for kind in cells):
       raise ValueError(f"cells must be a non-empty sequence of {CELL_KINDS}; got {cells!r}")
     self.channels = channels
-    self.num_classes = num_classes
     self.cells = tuple(cells)
-    self.use_stem = _check_bool("use_stem", use_stem)
     self.stem_multiplier = stem_multiplier
-    self.ops = tuple(ops)
     if built_ops is None:
       built_ops = [[self.ops] * darts.NUM_EDGES] * len(darts.CELL_TYPES)
     if len(built_ops) != len(darts.CELL_TYPES):
       raise ValueError(f"built_ops must hold one list of edges per cell type "
                        f"{darts.CELL_TYPES}; got {len(built_ops)} lists")
     self.built_ops = [[list(edge_ops) for edge_ops in cell_ops] for cell_ops in built_ops]
-    self.init = init_lib.check_init_scheme(init)
-    self.skip_dead_ops = _check_bool("skip_dead_ops", skip_dead_ops)
-    if use_stem:
-      # 'same' at stride 1 is PyTorch's symmetric padding 1 for a 3x3 kernel.
-      self.stem_conv = ops_lib.conv2d(stem_multiplier * channels, 3, 1, init, padding="same",
-                                      name="stem_conv")
-      self.stem_bn = ops_lib.batch_norm(name="stem_bn")
+    self._add_stem(stem_multiplier * channels)
     self.cell_layers = []
     width, reduction_prev = channels, False
     for index, kind in enumerate(self.cells):
@@ -251,46 +188,18 @@ class DartsSearchNetwork(keras.Model):
           self.built_ops[darts.CELL_TYPES.index(kind)], init, skip_dead_ops,
           name=f"cell_{index}_{kind}"))
       reduction_prev = reduction
-    self.head_bn = ops_lib.batch_norm(name="head_bn")
-    self.head_relu = ops_lib.ReLU(name="head_relu")
-    self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
-    # Drawn as PyTorch would by `init_lib.initialize`; the NTK set excludes the bias.
-    self.classifier = keras.layers.Dense(
-        num_classes, kernel_initializer=init_lib.kernel_initializer(init), name="classifier")
-    self.buildable_mask = np.array(
-        [[[op in edge_ops for op in self.ops] for edge_ops in cell_ops]
-         for cell_ops in self.built_ops])
-    # Every built op starts alive; a search assigns its own mask with `set_alive`.
-    self.alive = self.add_weight(
-        shape=self.buildable_mask.shape, trainable=False, name="alive",
-        initializer=keras.initializers.Constant(self.buildable_mask.astype("float32")))
-
-  def set_alive(self, mask):
-    """Sets the alive-op mask ([2, 14, len(ops)] bools); no retracing, weights unchanged."""
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != self.buildable_mask.shape:
-      raise ValueError(f"alive mask must have shape {self.buildable_mask.shape}; got {mask.shape}")
-    if np.any(mask & ~self.buildable_mask):
-      raise ValueError("alive mask marks ops alive that this network did not build: "
-                       f"{np.argwhere(mask & ~self.buildable_mask).tolist()} (cell type, edge, op)")
-    self.alive.assign(mask.astype("float32"))
+    self._add_head(self.built_ops)
 
   def call(self, inputs, training=None):
-    x = inputs
-    if self.use_stem:
-      x = self.stem_bn(self.stem_conv(x), training=training)
-    s0 = s1 = x
+    s0 = s1 = self._stem(inputs, training)
     for kind, cell in zip(self.cells, self.cell_layers):
       s0, s1 = s1, cell([s0, s1], self.alive[darts.CELL_TYPES.index(kind)], training=training)
-    x = self.head_relu(self.head_bn(s1, training=training))
-    return self.classifier(self.pool(x))
+    return self._head(s1, training)
 
   def get_config(self):
     config = super().get_config()
-    config.update(channels=self.channels, num_classes=self.num_classes, cells=list(self.cells),
-                  use_stem=self.use_stem, stem_multiplier=self.stem_multiplier,
-                  ops=list(self.ops), built_ops=self.built_ops, init=self.init,
-                  skip_dead_ops=self.skip_dead_ops)
+    config.update(channels=self.channels, cells=list(self.cells),
+                  stem_multiplier=self.stem_multiplier, built_ops=self.built_ops)
     return config
 
 

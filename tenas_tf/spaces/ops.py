@@ -231,14 +231,44 @@ def _check_positive_int(name, value):
     raise ValueError(f"{name} must be a positive int; got {value!r}")
 
 
+class PreActivationConv(keras.layers.Layer):
+  """Base of the pre-activation conv blocks: ReLU -> zero-pad -> the subclass's convs and BN.
+
+  The ReLU is a `keras.layers.ReLU` sublayer so that `num_linear_regions` sees its sign pattern.
+  Where the first conv's 'same' padding is PyTorch's symmetric padding (stride 1, odd effective
+  kernel) the conv pads itself (one pass less over the activations and their gradients);
+  otherwise an explicit `ZeroPadding2D` precedes a 'valid' conv. A subclass creates both with
+  `_add_relu_and_pad` before its convs (creation order is weight-drawing order), builds them
+  with `_build_relu_and_pad` and runs them with `_relu_and_pad`.
+  """
+
+  def _add_relu_and_pad(self, padding):
+    """`padding`: cells per side, or None where the conv pads 'same' itself."""
+    self.relu = ReLU(name="relu")
+    self.pad = None if padding is None else keras.layers.ZeroPadding2D(padding, name="pad")
+
+  def _padded_shape(self, input_shape):
+    return input_shape if self.pad is None else self.pad.compute_output_shape(input_shape)
+
+  def _build_relu_and_pad(self, input_shape):
+    """Builds the ReLU and the padding; returns the first conv's input shape."""
+    self.relu.build(input_shape)
+    if self.pad is not None:
+      self.pad.build(input_shape)
+    return self._padded_shape(input_shape)
+
+  def _relu_and_pad(self, inputs):
+    x = self.relu(inputs)
+    return x if self.pad is None else self.pad(x)
+
+
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
-class ReLUConvBN(keras.layers.Layer):
+class ReLUConvBN(PreActivationConv):
   """Pre-activation conv block: ReLU -> zero-pad -> Conv k x k (no bias) -> BN.
 
-  The NB201 `nor_conv_kxk` op and the convs of the ResNet reduction block. Its ReLU is a
-  `keras.layers.ReLU` sublayer so that `num_linear_regions` sees its sign pattern. At stride 1
-  with an odd kernel the padding is the convolution's own 'same' (symmetric there, and one pass
-  less over the activations and their gradients); otherwise an explicit `ZeroPadding2D`.
+  The NB201 `nor_conv_kxk` op and the convs of the ResNet reduction block. At stride 1 with an
+  odd kernel the padding is the convolution's own 'same'; otherwise an explicit `ZeroPadding2D`
+  (`PreActivationConv`).
 
   Args:
     filters: output channels.
@@ -256,28 +286,19 @@ class ReLUConvBN(keras.layers.Layer):
     self.kernel_size = kernel_size
     self.strides = strides
     self.init = init_lib.check_init_scheme(init)
-    self.relu = ReLU(name="relu")
     same = strides == 1 and kernel_size % 2 == 1
-    self.pad = None if same else keras.layers.ZeroPadding2D(kernel_size // 2, name="pad")
+    self._add_relu_and_pad(None if same else kernel_size // 2)
     self.conv = conv2d(filters, kernel_size, strides, init, padding="same" if same else "valid",
                        name="conv")
     self.bn = batch_norm(name="bn")
 
-  def _padded_shape(self, input_shape):
-    return input_shape if self.pad is None else self.pad.compute_output_shape(input_shape)
-
   def build(self, input_shape):
-    self.relu.build(input_shape)
-    if self.pad is not None:
-      self.pad.build(input_shape)
-    padded = self._padded_shape(input_shape)
+    padded = self._build_relu_and_pad(input_shape)
     self.conv.build(padded)
     self.bn.build(self.conv.compute_output_shape(padded))
 
   def call(self, inputs, training=None):
-    x = self.relu(inputs)
-    if self.pad is not None:
-      x = self.pad(x)
+    x = self._relu_and_pad(inputs)
     # Conv input and output have the same rank and dtype, which is all the BN check looks at.
     fused = (self.bn.uses_own_training_path(x, training)
              and _basis_fits(x.shape, self.filters)
@@ -315,18 +336,48 @@ def _avg_pool_3x3_same(x):
   return tf.nn.avg_pool2d(x, 3, 1, "SAME"), grad
 
 
-@keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
-class AvgPool3x3(keras.layers.Layer):
-  """3x3 average pool, pad 1, padded cells NOT counted (PyTorch `count_include_pad=False`).
+def strided_shape(input_shape, strides):
+  """[B, H, W, C] -> [B, ceil(H / strides), ceil(W / strides), C]; unknown sides stay None.
+
+  The output shape of a 3x3 window with padding 1, and of a 1x1 sample without padding, at
+  `strides`: the weightless strided ops (`StridedOp`) and a supernet edge's strided zeros.
+  """
+  def side(size):
+    return None if size is None else (size - 1) // strides + 1
+  return (input_shape[0], side(input_shape[1]), side(input_shape[2]), input_shape[3])
+
+
+class StridedOp(keras.layers.Layer):
+  """Base of the weightless ops whose only argument is a stride (pools, strided zeros).
+
+  Holds, validates and serialises `strides`; the output side is ceil(side / strides)
+  (`strided_shape`). A subclass implements `call`, and may narrow the strides it accepts.
 
   Args:
-    strides: 1 or 2.
+    strides: a positive int.
   """
 
   def __init__(self, strides=1, **kwargs):
     super().__init__(**kwargs)
     _check_positive_int("strides", strides)
     self.strides = strides
+
+  def compute_output_shape(self, input_shape):
+    return strided_shape(input_shape, self.strides)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(strides=self.strides)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
+class AvgPool3x3(StridedOp):
+  """3x3 average pool, pad 1, padded cells NOT counted (PyTorch `count_include_pad=False`).
+
+  Args:
+    strides: 1 or 2.
+  """
 
   def call(self, inputs):
     if self.strides == 1:
@@ -336,16 +387,6 @@ class AvgPool3x3(keras.layers.Layer):
     ones = tf.ones_like(inputs[:1, :, :, :1])
     valid_fraction = tf.nn.avg_pool2d(tf.pad(ones, _PAD_1), 3, self.strides, "VALID")
     return window_sum / valid_fraction
-
-  def compute_output_shape(self, input_shape):
-    def out(size):
-      return None if size is None else (size - 1) // self.strides + 1
-    return (input_shape[0], out(input_shape[1]), out(input_shape[2]), input_shape[3])
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(strides=self.strides)
-    return config
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)

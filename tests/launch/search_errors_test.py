@@ -3,12 +3,9 @@
 These cases are the README's table of handled errors.
 """
 
-import contextlib
-import io
 import os
 import tempfile
 
-from absl import flags
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
@@ -16,25 +13,8 @@ import numpy as np
 from tenas_tf.launch import search as search_binary
 from tests import testing_utils
 
-FLAGS = flags.FLAGS
 TINY = ["--space=nb201", "--dataset=synthetic", "--synthetic_count=16", "--batch_size=4",
         "--lr_batch_size=10", "--lr_batches=1", "--repeats=1"]
-
-
-def _run_main(argv):
-  """Parses `argv` into the global flags, runs the binary's main; returns (exit code, stderr)."""
-  stderr = io.StringIO()
-  FLAGS.unparse_flags()
-  try:
-    FLAGS(["search"] + argv)
-    with contextlib.redirect_stderr(stderr):
-      search_binary.main(["search"])
-  except SystemExit as exit_:
-    message = exit_.code if isinstance(exit_.code, str) else ""
-    return (1 if isinstance(exit_.code, str) else exit_.code), message + stderr.getvalue()
-  finally:
-    FLAGS.unparse_flags()
-  return 0, stderr.getvalue()
 
 
 class SearchErrorsTest(parameterized.TestCase):
@@ -50,7 +30,8 @@ class SearchErrorsTest(parameterized.TestCase):
     return path
 
   def assert_user_error(self, argv, *fragments):
-    code, message = _run_main(TINY + [f"--run_dir={self.run_dir}"] + argv)
+    code, message = testing_utils.run_main(
+        search_binary, TINY + [f"--run_dir={self.run_dir}"] + argv)
     self.assertEqual(code, 1, message)
     self.assertNotIn("Traceback", message)
     for fragment in fragments:
@@ -161,7 +142,7 @@ class SearchErrorsTest(parameterized.TestCase):
     blocker = os.path.join(self.tmp, "a_file")
     with open(blocker, "w") as stream:
       stream.write("not a folder")
-    code, message = _run_main(TINY + [f"--run_dir={blocker}/run"])
+    code, message = testing_utils.run_main(search_binary, TINY + [f"--run_dir={blocker}/run"])
     self.assertEqual(code, 1)
     self.assertIn(f"{blocker}/run", message)
     self.assertIn("not a writable directory", message)
@@ -170,8 +151,8 @@ class SearchErrorsTest(parameterized.TestCase):
     table = testing_utils.shared_dir() / "data" / "nb201" / "nb201_accuracies.csv"
     if not table.exists():
       self.skipTest(f"shared NB201 table absent: {table}")
-    code, message = _run_main(TINY + [f"--run_dir={self.run_dir}", f"--nb201_table={table}",
-                                      "--prune_number=3"])
+    code, message = testing_utils.run_main(search_binary, TINY + [
+        f"--run_dir={self.run_dir}", f"--nb201_table={table}", "--prune_number=3"])
     self.assertEqual(code, 0, message)
 
 

@@ -45,15 +45,6 @@ def _tiny_net(**kwargs):
   return net
 
 
-def _randomise_bn_statistics(net, seed=1):
-  rng = np.random.default_rng(seed)
-  for variable in net.non_trainable_variables:
-    if variable.path.endswith("moving_mean"):
-      variable.assign(rng.normal(size=variable.shape).astype("float32"))
-    elif variable.path.endswith("moving_variance"):
-      variable.assign(rng.uniform(0.5, 2.0, size=variable.shape).astype("float32"))
-
-
 def _auxiliary_logits(net):
   """The auxiliary logits of `net`'s latest call in this thread (None: not training)."""
   return net._auxiliary_logits[threading.get_ident()]  # pylint: disable=protected-access
@@ -117,18 +108,8 @@ class DartsCellTest(absltest.TestCase):
       alive = tf.constant(mask[row], tf.float32)
       cell(inputs)
       oracle(inputs, alive)
-      # The supernet nests each op under its name inside the edge: edge_j_to_k/<op>/...
-      by_path = {}
-      for variable in oracle.weights:
-        parts = variable.path.split("/")[1:]
-        if parts[0].startswith("edge_"):
-          parts = parts[:1] + parts[2:]
-        by_path["/".join(parts)] = variable
-      for variable in cell.weights:
-        variable.assign(by_path["/".join(variable.path.split("/")[1:])].numpy())
-      _randomise_bn_statistics(oracle)
-      for variable in cell.non_trainable_variables:
-        variable.assign(by_path["/".join(variable.path.split("/")[1:])].numpy())
+      testing_utils.randomise_bn_statistics(oracle)
+      testing_utils.copy_supernet_weights(oracle, cell)
       for training in (False, True):
         np.testing.assert_allclose(cell(inputs, training=training).numpy(),
                                    oracle(inputs, alive, training=training).numpy(),
@@ -191,7 +172,7 @@ class DartsNetworkTest(absltest.TestCase):
   def test_drop_path_is_the_identity_at_inference(self):
     x = _images(8)
     dropping, plain = _tiny_net(drop_path_rate=0.5, seed=3, name="net"), _tiny_net(name="net")
-    _randomise_bn_statistics(dropping)
+    testing_utils.randomise_bn_statistics(dropping)
     # Every variable of `plain` is one of `dropping`'s, which also has the drop-path counters.
     testing_utils.copy_matching_weights(dropping, plain)
     np.testing.assert_array_equal(dropping(x, training=False).numpy(),
@@ -218,7 +199,7 @@ class DartsNetworkTest(absltest.TestCase):
     net = _tiny_net(drop_path_rate=0.2, seed=7)
     x = _images()
     net(x, training=True)  # advances the drop-path counters, which are saved too
-    _randomise_bn_statistics(net)
+    testing_utils.randomise_bn_statistics(net)
     path = os.path.join(self.enter_context(tempfile.TemporaryDirectory()), "net.keras")
     net.save(path)
     loaded = keras.saving.load_model(path)

@@ -4,7 +4,6 @@ the masked supernet against the physically pruned network (same logits, NTK and 
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
-import keras
 
 from tenas_tf import indicators
 from tenas_tf.spaces import darts
@@ -47,10 +46,6 @@ _MASKS = (
     ("genotype_cifar10", TENAS_CIFAR10.alive_mask),
     ("mid_search_with_empty_edges", _mid_search_mask),
 )
-
-
-def _drop_constant_columns(patterns):
-  return patterns[:, patterns.min(axis=0) != patterns.max(axis=0)]
 
 
 class DartsMixedEdgeTest(parameterized.TestCase, tf.test.TestCase):
@@ -163,14 +158,6 @@ class SetAliveTest(tf.test.TestCase):
       darts_supernet.DartsSearchNetwork(1, 10, built_ops=[[["skip_connect"]] * 14])
 
 
-def _pruned_copy(test, supernet, factory, mask, **kwargs):
-  """`mask`'s physically pruned network, with the supernet's weights copied by path."""
-  pruned = factory(10, seed=1, built_ops=darts_supernet.built_ops_of(mask), **kwargs)
-  copied = testing_utils.copy_matching_weights(supernet, pruned, skip=("/alive",))
-  test.assertEqual(copied, len(pruned.variables) - 1)
-  return pruned
-
-
 class NtkSupernetTest(parameterized.TestCase, tf.test.TestCase):
   """The NTK supernet: the reference's parameter counts, and the masked supernet against the
   network in which the dead ops are physically absent (same logits and NTK Gram matrix)."""
@@ -190,8 +177,8 @@ class NtkSupernetTest(parameterized.TestCase, tf.test.TestCase):
   def test_equivalence(self, make_mask):
     mask = make_mask()
     self.supernet.set_alive(mask)
-    pruned = _pruned_copy(self, self.supernet, darts_supernet.ntk_network, mask,
-                          input_shape=_NTK_INPUT)
+    pruned = testing_utils.pruned_copy(self, self.supernet, darts_supernet.ntk_network, mask,
+                                       darts_supernet.built_ops_of, input_shape=_NTK_INPUT)
     self.assertAllClose(pruned(self.images, training=True),
                         self.supernet(self.images, training=True),
                         **testing_utils.tolerance(np.float32))
@@ -233,10 +220,12 @@ class ThinSupernetTest(parameterized.TestCase, tf.test.TestCase):
   def test_equivalence(self, make_mask):
     mask = make_mask()
     self.supernet.set_alive(mask)
-    pruned = _pruned_copy(self, self.supernet, darts_supernet.linear_region_network, mask)
-    masked = _drop_constant_columns(indicators.relu_sign_patterns(self.supernet, self.samples))
+    pruned = testing_utils.pruned_copy(self, self.supernet, darts_supernet.linear_region_network,
+                                       mask, darts_supernet.built_ops_of)
+    masked = testing_utils.drop_constant_columns(
+        indicators.relu_sign_patterns(self.supernet, self.samples))
     physical = indicators.relu_sign_patterns(pruned, self.samples)
-    self.assertAllEqual(masked, _drop_constant_columns(physical))
+    self.assertAllEqual(masked, testing_utils.drop_constant_columns(physical))
     regions = indicators.num_linear_regions(pruned, self.samples)
     self.assertEqual(indicators.num_linear_regions(self.supernet, self.samples), regions)
     self.assertEqual(regions, len({tuple(row) for row in physical.tolist()}))
@@ -264,37 +253,28 @@ class JacobianTest(tf.test.TestCase):
 
 class SupernetConfigTest(parameterized.TestCase, tf.test.TestCase):
 
-  def _check_clones(self, layer, x, call):
-    expected = call(layer, x).numpy()
-    clones = [type(layer).from_config(layer.get_config()),
-              keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))]
-    for clone in clones:
-      self.assertIs(type(clone), type(layer))
-      self.assertEqual(clone.get_config(), layer.get_config())
-      call(clone, x)  # builds
-      clone.set_weights(layer.get_weights())
-      self.assertAllClose(call(clone, x), expected, **testing_utils.tolerance(np.float32))
-
   def test_mixed_edge(self):
     edge = darts_supernet.DartsMixedEdge(2, 2, built_ops=["skip_connect", "sep_conv_3x3"],
                                          init="kaiming_normal", name="edge")
     alive = _alive(_SKIP, _SEP3)
-    self._check_clones(edge, _random((2, 5, 5, 2), 5),
-                       lambda layer, v: layer(v, alive, training=True))
+    testing_utils.assert_clones_match(self, edge, _random((2, 5, 5, 2), 5),
+                                      lambda layer, v: layer(v, alive, training=True))
 
   def test_search_cell(self):
     built = darts_supernet.built_ops_of(TENAS_IMAGENET.alive_mask())[1]
     cell = darts_supernet.DartsSearchCell(2, reduction=True, built_ops=built, name="cell")
     alive = tf.constant(TENAS_IMAGENET.alive_mask()[1].astype(np.float32))
-    self._check_clones(cell, [_random((2, 6, 6, 3), 6), _random((2, 6, 6, 3), 7)],
-                       lambda layer, v: layer(v, alive, training=True))
+    testing_utils.assert_clones_match(self, cell,
+                                      [_random((2, 6, 6, 3), 6), _random((2, 6, 6, 3), 7)],
+                                      lambda layer, v: layer(v, alive, training=True))
 
   def test_search_network(self):
     built = darts_supernet.built_ops_of(TENAS_CIFAR10.alive_mask())
     net = darts_supernet.DartsSearchNetwork(
         2, 5, cells=("reduce", "normal"), stem_multiplier=3, built_ops=built,
         init="kaiming_normal", name="net")
-    self._check_clones(net, _random((2, 8, 8, 3), 8), lambda layer, v: layer(v, training=True))
+    testing_utils.assert_clones_match(self, net, _random((2, 8, 8, 3), 8),
+                                      lambda layer, v: layer(v, training=True))
     config = net.get_config()
     self.assertEqual((config["cells"], config["stem_multiplier"], config["built_ops"]),
                      (["reduce", "normal"], 3, built))

@@ -28,23 +28,13 @@ def _small_net(arch=ARCH, **kwargs):
   return net
 
 
-def _randomise_bn_statistics(net, seed=1):
-  """Moving statistics away from (0, 1), so inference-mode outputs depend on them."""
-  rng = np.random.default_rng(seed)
-  for variable in net.non_trainable_variables:
-    if variable.path.endswith("moving_mean"):
-      variable.assign(rng.normal(size=variable.shape).astype("float32"))
-    elif variable.path.endswith("moving_variance"):
-      variable.assign(rng.uniform(0.5, 2.0, size=variable.shape).astype("float32"))
-
-
 class NB201NetworkTest(absltest.TestCase):
 
   def test_keras_file_round_trip_is_bit_identical(self):
     net = _small_net(drop_path_rate=0.2, seed=7)
     x = _images()
     net(x, training=True)  # advances the drop-path counters, which are saved too
-    _randomise_bn_statistics(net)
+    testing_utils.randomise_bn_statistics(net)
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     path = os.path.join(tmp, "net.keras")
     net.save(path)
@@ -72,19 +62,8 @@ class NB201NetworkTest(absltest.TestCase):
     supernet(_images(2))
     supernet.set_alive(genotype.alive_mask())
     net = _small_net()
-    # The supernet nests each op under its name inside the edge: .../edge_0_to_1/nor_conv_3x3/..
-    by_path = {}
-    for variable in supernet.weights:
-      parts = variable.path.split("/")[1:]
-      if "edge_" in variable.path:
-        edge = next(i for i, part in enumerate(parts) if part.startswith("edge_"))
-        parts = parts[:edge + 1] + parts[edge + 2:]
-      by_path["/".join(parts)] = variable
-    for variable in net.weights:
-      variable.assign(by_path["/".join(variable.path.split("/")[1:])].numpy())
-    _randomise_bn_statistics(supernet)
-    for variable in net.non_trainable_variables:
-      variable.assign(by_path["/".join(variable.path.split("/")[1:])].numpy())
+    testing_utils.randomise_bn_statistics(supernet)
+    testing_utils.copy_supernet_weights(supernet, net)
     x = _images()
     for training in (False, True):
       np.testing.assert_allclose(net(x, training=training).numpy(),

@@ -4,7 +4,6 @@ physically pruned network (same logits, NTK, condition number and linear regions
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
-import keras
 
 from tenas_tf import indicators
 from tenas_tf import spaces
@@ -53,11 +52,6 @@ _LR_MASKS = _NTK_MASKS + (
     ("minus_pool_and_conv1x1", lambda: _initial_without((2, _POOL), (3, _CONV1))),
     ("empty_edge_3_1", lambda: _initial_without(*((4, c) for c in range(1, 5)))),
 )
-
-
-def _drop_constant_columns(patterns):
-  keep = patterns.min(axis=0) != patterns.max(axis=0)
-  return patterns[:, keep]
 
 
 def _rows(patterns):
@@ -167,19 +161,12 @@ class MaskEquivalenceTest(parameterized.TestCase, tf.test.TestCase):
     cls.images = tf.random.stateless_normal((6, 32, 32, 3), seed=(0, 1))
     cls.samples = tf.random.stateless_normal((1000, 3, 3, 1), seed=(2, 3))
 
-  def _pruned(self, supernet, factory, mask):
-    pruned = factory(10, seed=1, built_ops=spaces.built_ops_of(mask))
-    # The pruned network's alive mask is its built mask: copy everything else by path.
-    copied = testing_utils.copy_matching_weights(supernet, pruned, skip=("/alive",))
-    self.assertEqual(copied, len(pruned.variables) - 1)
-    self.assertAllEqual(pruned.alive, mask.astype(np.float32))
-    return pruned
-
   @parameterized.named_parameters(*_NTK_MASKS)
   def test_ntk_network_equivalence(self, make_mask):
     mask = make_mask()
     self.supernet.set_alive(mask)
-    pruned = self._pruned(self.supernet, spaces.ntk_network, mask)
+    pruned = testing_utils.pruned_copy(self, self.supernet, spaces.ntk_network, mask,
+                                       spaces.built_ops_of)
     self.assertAllClose(pruned(self.images, training=True),
                         self.supernet(self.images, training=True),
                         **testing_utils.tolerance(np.float32))
@@ -197,10 +184,12 @@ class MaskEquivalenceTest(parameterized.TestCase, tf.test.TestCase):
   def test_linear_region_network_equivalence(self, make_mask):
     mask = make_mask()
     self.thin_supernet.set_alive(mask)
-    pruned = self._pruned(self.thin_supernet, spaces.linear_region_network, mask)
-    masked = _drop_constant_columns(
+    pruned = testing_utils.pruned_copy(self, self.thin_supernet, spaces.linear_region_network,
+                                       mask, spaces.built_ops_of)
+    masked = testing_utils.drop_constant_columns(
         indicators.relu_sign_patterns(self.thin_supernet, self.samples))
-    physical = _drop_constant_columns(indicators.relu_sign_patterns(pruned, self.samples))
+    physical = testing_utils.drop_constant_columns(
+        indicators.relu_sign_patterns(pruned, self.samples))
     self.assertAllEqual(masked, physical)
     self.assertEqual(_rows(masked), _rows(physical))
     self.assertEqual(indicators.num_linear_regions(self.thin_supernet, self.samples),
@@ -234,23 +223,13 @@ class MaskEquivalenceTest(parameterized.TestCase, tf.test.TestCase):
 
 class SupernetConfigTest(parameterized.TestCase, tf.test.TestCase):
 
-  def _check_clones(self, layer, x, call):
-    expected = call(layer, x).numpy()
-    clones = [type(layer).from_config(layer.get_config()),
-              keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))]
-    for clone in clones:
-      self.assertIs(type(clone), type(layer))
-      self.assertEqual(clone.get_config(), layer.get_config())
-      call(clone, x)  # builds
-      clone.set_weights(layer.get_weights())
-      self.assertAllClose(call(clone, x), expected, **testing_utils.tolerance(np.float32))
-
   def test_mixed_edge(self):
     edge = spaces.MixedEdge(3, built_ops=["skip_connect", "nor_conv_1x1"], init="kaiming_normal",
                             name="edge")
     alive = tf.constant([0.0, 1.0, 1.0, 0.0, 0.0])
     x = np.random.default_rng(3).normal(size=(2, 4, 4, 3)).astype(np.float32)
-    self._check_clones(edge, x, lambda layer, v: layer(v, alive, training=True))
+    testing_utils.assert_clones_match(self, edge, x,
+                                      lambda layer, v: layer(v, alive, training=True))
     config = edge.get_config()
     self.assertEqual(list(config["built_ops"]), ["skip_connect", "nor_conv_1x1"])
     self.assertEqual(list(config["ops"]), list(_OPS))
@@ -260,7 +239,8 @@ class SupernetConfigTest(parameterized.TestCase, tf.test.TestCase):
     cell = spaces.NB201SearchCell(2, built_ops=built, name="cell")
     alive = tf.constant(_second_round_mask()[0].astype(np.float32))
     x = np.random.default_rng(4).normal(size=(2, 4, 4, 2)).astype(np.float32)
-    self._check_clones(cell, x, lambda layer, v: layer(v, alive, training=True))
+    testing_utils.assert_clones_match(self, cell, x,
+                                      lambda layer, v: layer(v, alive, training=True))
     self.assertEqual([list(e) for e in cell.get_config()["built_ops"]], built)
 
   @parameterized.named_parameters(
@@ -273,7 +253,7 @@ class SupernetConfigTest(parameterized.TestCase, tf.test.TestCase):
   def test_search_network(self, kwargs, input_shape):
     net = spaces.NB201SearchNetwork(**kwargs, name="net")
     x = np.random.default_rng(5).normal(size=input_shape).astype(np.float32)
-    self._check_clones(net, x, lambda layer, v: layer(v, training=True))
+    testing_utils.assert_clones_match(self, net, x, lambda layer, v: layer(v, training=True))
     config = net.get_config()
     for key, value in kwargs.items():
       self.assertEqual(config[key], value, key)

@@ -12,21 +12,17 @@ import keras
 import numpy as np
 
 from tenas_tf import train
+from tenas_tf.launch import train as train_binary
 from tenas_tf.spaces import DartsGenotype, DartsNetwork, TENAS_CIFAR10
+from tests import testing_utils
 from tests.spaces.darts_network_test import TINY
 from tests.train.imagenet_data_test import write_image_folder
-from tests.train.train_binary_test import _run_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CIFAR_RECIPE = f"--flagfile={os.path.join(REPO, 'launch', 'train_darts_cifar10.flags')}"
 IMAGENET_RECIPE = f"--flagfile={os.path.join(REPO, 'launch', 'train_darts_imagenet.flags')}"
 SMALL = ["--channels=4", "--num_cells=3", "--epochs=1", "--steps_per_epoch=2", "--batch_size=4",
          "--nodeterministic_ops"]
-
-
-def _result(run_dir):
-  with open(os.path.join(run_dir, "result.json")) as stream:
-    return json.load(stream)
 
 
 class DartsTrainBinaryTest(absltest.TestCase):
@@ -39,9 +35,10 @@ class DartsTrainBinaryTest(absltest.TestCase):
       json.dump({"genotype": TINY.to_json(), "config": {"space": "darts"}}, stream)
     recipe = [CIFAR_RECIPE, "--dataset=synthetic",
               "--synthetic_count=16", *SMALL]
-    code, message = _run_main(recipe + [f"--search_run_dir={search_dir}", f"--run_dir={run_dir}"])
+    code, message = testing_utils.run_main(
+        train_binary, recipe + [f"--search_run_dir={search_dir}", f"--run_dir={run_dir}"])
     self.assertEqual(code, 0, message)
-    result = _result(run_dir)
+    result = testing_utils.read_result(run_dir)
     self.assertEqual(result["genotype"], TINY.to_string())  # DARTS' text form
     config = result["config"]
     self.assertEqual((config["space"], config["auxiliary_weight"], config["drop_path_rate"],
@@ -59,8 +56,8 @@ class DartsTrainBinaryTest(absltest.TestCase):
     # The same genotype in DARTS' text form is the same configuration: finished, not redone.
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-      code, message = _run_main(recipe + [f"--genotype={TINY.to_string()}",
-                                          f"--run_dir={run_dir}"])
+      code, message = testing_utils.run_main(
+          train_binary, recipe + [f"--genotype={TINY.to_string()}", f"--run_dir={run_dir}"])
     self.assertEqual(code, 0, message)
     self.assertIn("already finished", stdout.getvalue())
 
@@ -69,12 +66,12 @@ class DartsTrainBinaryTest(absltest.TestCase):
     train_dir = write_image_folder(os.path.join(tmp, "train"))
     eval_dir = write_image_folder(os.path.join(tmp, "val"), sizes_per_class=((30, 40),))
     run_dir = os.path.join(tmp, "run")
-    code, message = _run_main([
+    code, message = testing_utils.run_main(train_binary, [
         IMAGENET_RECIPE, "--image_size=32", "--strategy=default",
         f"--genotype={json.dumps(TINY.to_json())}", f"--train_image_dir={train_dir}",
         f"--eval_image_dir={eval_dir}", f"--run_dir={run_dir}", *SMALL, "--num_cells=2"])
     self.assertEqual(code, 0, message)
-    result = _result(run_dir)
+    result = testing_utils.read_result(run_dir)
     self.assertEqual((result["config"]["image_size"], result["config"]["label_smoothing"]),
                      (32, 0.1))
     self.assertTrue(result["config"]["data_source"].startswith("image_dir:"))
@@ -83,7 +80,7 @@ class DartsTrainBinaryTest(absltest.TestCase):
     self.assertEqual((model.variant, model.num_classes), ("imagenet", 1000))
     self.assertIsNone(model.auxiliary_head)
 
-    code, message = _run_main([
+    code, message = testing_utils.run_main(train_binary, [
         IMAGENET_RECIPE, f"--genotype={TINY.to_string()}",
         f"--run_dir={run_dir}_npz", "--data_npz=x.npz", *SMALL])
     self.assertEqual(code, 1)

@@ -4,23 +4,16 @@ import contextlib
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 
-from absl import flags
 from absl.testing import absltest
 import keras
 import numpy as np
 
 from tenas_tf.launch import train as train_binary
 from tenas_tf.train import trainer
+from tests import testing_utils
 
-FLAGS = flags.FLAGS
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ENV = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
 ARCH = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
         "|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
 TINY = ["--space=nb201", "--dataset=synthetic", "--synthetic_count=64", "--channels=2",
@@ -29,12 +22,8 @@ TINY = ["--space=nb201", "--dataset=synthetic", "--synthetic_count=64", "--chann
 
 
 def _command(run_dir, *extra):
-  return [sys.executable, "-m", "tenas_tf.launch.train", *TINY, f"--run_dir={run_dir}", *extra]
-
-
-def _run(run_dir, *extra):
-  return subprocess.run(_command(run_dir, *extra), cwd=REPO, env=ENV, capture_output=True,
-                        text=True, timeout=600)
+  return testing_utils.binary_command("tenas_tf.launch.train", *TINY, f"--run_dir={run_dir}",
+                                      *extra)
 
 
 def _backed_up_epochs(run_dir):
@@ -44,30 +33,9 @@ def _backed_up_epochs(run_dir):
     return 0
 
 
-def _result(run_dir):
-  with open(os.path.join(run_dir, "result.json")) as stream:
-    return json.load(stream)
-
-
 def _weights(run_dir):
   model = keras.saving.load_model(os.path.join(run_dir, trainer.MODEL_FILE), compile=False)
   return model.get_weights()
-
-
-def _run_main(argv):
-  """Parses `argv` into the global flags, runs main in-process; returns (exit code, message)."""
-  stderr = io.StringIO()
-  FLAGS.unparse_flags()
-  try:
-    FLAGS(["train"] + argv)
-    with contextlib.redirect_stderr(stderr):
-      train_binary.main(["train"])
-  except SystemExit as exit_:
-    message = exit_.code if isinstance(exit_.code, str) else ""
-    return (1 if isinstance(exit_.code, str) else exit_.code), message + stderr.getvalue()
-  finally:
-    FLAGS.unparse_flags()
-  return 0, stderr.getvalue()
 
 
 class TrainBinaryTest(absltest.TestCase):
@@ -76,47 +44,43 @@ class TrainBinaryTest(absltest.TestCase):
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     killed_dir, whole_dir = os.path.join(tmp, "killed"), os.path.join(tmp, "whole")
     epochs = "--epochs=4"
-    process = subprocess.Popen(_command(killed_dir, epochs), cwd=REPO, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while _backed_up_epochs(killed_dir) < 1 and process.poll() is None and (
-        time.time() < deadline):
-      time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    testing_utils.kill_after_progress(_command(killed_dir, epochs),
+                                      lambda: _backed_up_epochs(killed_dir) >= 1)
     self.assertFalse(os.path.exists(os.path.join(killed_dir, "result.json")),
                      "the run finished before it could be killed")
     done = _backed_up_epochs(killed_dir)
     self.assertBetween(done, 1, 3)
 
-    resumed = _run(killed_dir, epochs)
+    resumed = testing_utils.run_binary(_command(killed_dir, epochs))
     self.assertEqual(resumed.returncode, 0, resumed.stderr[-3000:])
     self.assertIn(f"resumed after epoch {done}", resumed.stdout)
     # Keras counts epochs from 1: the first epoch of the rerun is the one after the backup.
     self.assertIn(f"Epoch {done + 1}/4", resumed.stdout + resumed.stderr)
     self.assertNotIn(f"Epoch {done}/4", resumed.stdout + resumed.stderr)
-    result = _result(killed_dir)
+    result = testing_utils.read_result(killed_dir)
     self.assertEqual(result["resumed_after_epoch"], done)
     self.assertEqual([row["epoch"] for row in result["history"]], list(range(4)))
     self.assertFalse(os.path.exists(os.path.join(killed_dir, trainer.BACKUP_DIR)))
 
-    whole = _run(whole_dir, epochs)
+    whole = testing_utils.run_binary(_command(whole_dir, epochs))
     self.assertEqual(whole.returncode, 0, whole.stderr[-3000:])
     for resumed_weight, whole_weight in zip(_weights(killed_dir), _weights(whole_dir)):
       np.testing.assert_array_equal(resumed_weight, whole_weight)
 
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):  # finished: not redone (in-process, quick)
-      code, message = _run_main(TINY + [f"--run_dir={killed_dir}", epochs])
+      code, message = testing_utils.run_main(train_binary,
+                                             TINY + [f"--run_dir={killed_dir}", epochs])
     self.assertEqual(code, 0, message)
     self.assertIn("already finished", stdout.getvalue())
 
   def test_mirrored_strategy_trains_on_two_logical_cpu_devices(self):
     run_dir = os.path.join(self.enter_context(tempfile.TemporaryDirectory()), "mirrored")
-    process = _run(run_dir, "--epochs=1", "--steps_per_epoch=3", "--strategy=mirrored",
-                   "--num_cpu_devices=2")
+    process = testing_utils.run_binary(_command(
+        run_dir, "--epochs=1", "--steps_per_epoch=3", "--strategy=mirrored",
+        "--num_cpu_devices=2"))
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
-    result = _result(run_dir)
+    result = testing_utils.read_result(run_dir)
     self.assertEqual(result["replicas"], 2)
     self.assertLen(result["history"], 1)
     self.assertTrue(all(np.isfinite(row["loss"]) for row in result["history"]))
@@ -131,7 +95,7 @@ class TrainBinaryTest(absltest.TestCase):
         (["--learning_rate=-1"], "learning_rate must be a float > 0.0; got -1.0"),
     ]
     for extra, fragment in cases:
-      code, message = _run_main(TINY + [f"--run_dir={run_dir}"] + extra)
+      code, message = testing_utils.run_main(train_binary, TINY + [f"--run_dir={run_dir}"] + extra)
       self.assertEqual(code, 1, (extra, message))
       self.assertIn(fragment, message)
       self.assertNotIn("Traceback", message)
@@ -140,14 +104,16 @@ class TrainBinaryTest(absltest.TestCase):
     os.makedirs(run_dir)
     with open(os.path.join(run_dir, "train_config.json"), "w") as stream:
       json.dump(dict(trainer.TrainConfig(genotype=ARCH).to_json(), epochs=3), stream)
-    code, message = _run_main(TINY + [f"--run_dir={run_dir}", "--epochs=2"])
+    code, message = testing_utils.run_main(train_binary,
+                                           TINY + [f"--run_dir={run_dir}", "--epochs=2"])
     self.assertEqual(code, 1, message)
     self.assertIn("holds a training run of another configuration", message)
 
     search_dir = os.path.join(run_dir, "search")
     os.makedirs(search_dir)
-    code, message = _run_main([a for a in TINY if not a.startswith("--genotype")]
-                              + [f"--run_dir={run_dir}", f"--search_run_dir={search_dir}"])
+    code, message = testing_utils.run_main(
+        train_binary, [a for a in TINY if not a.startswith("--genotype")]
+        + [f"--run_dir={run_dir}", f"--search_run_dir={search_dir}"])
     self.assertEqual(code, 1, message)
     self.assertIn("holds no finished search", message)
 
