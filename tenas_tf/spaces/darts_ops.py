@@ -12,6 +12,7 @@ Reference: TENAS_SPEC.md section 1; TENAS_DETAILS.md section 2.1.
 import tensorflow as tf
 import keras
 
+from tenas_tf.spaces import depthwise
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import ops as ops_lib
 
@@ -80,7 +81,12 @@ class DilConv(ops_lib.PreActivationConv):
 
   def call(self, inputs, training=None):
     x = self._relu_and_pad(inputs)
-    return self.bn(self.pointwise(self.depthwise(x)), training=training)
+    # The layer holds the kernel; `depthwise_conv2d` applies it with a gradient that the NTK's
+    # vectorised Jacobian does not run once per sample (see `tenas_tf.spaces.depthwise`).
+    same_padding = self.dilation_rate * (self.kernel_size - 1) // 2 if self.pad is None else 0
+    y = depthwise.depthwise_conv2d(x, self.depthwise.kernel, self.strides, self.dilation_rate,
+                                   same_padding)
+    return self.bn(self.pointwise(y), training=training)
 
   def compute_output_shape(self, input_shape):
     mid = self.depthwise.compute_output_shape(self._padded_shape(input_shape))

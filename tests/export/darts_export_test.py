@@ -15,7 +15,7 @@ from tenas_tf.spaces import DartsGenotype, DartsNetwork, TENAS_IMAGENET
 from tests import testing_utils
 from tests.export.export_binary_test import _run_main
 from tests.export.export_test import INFO, _normalized, _uint8_images
-from tests.spaces.darts_network_test import TINY, _randomise_bn_statistics
+from tests.spaces.darts_network_test import TINY
 
 
 class DartsExportTest(absltest.TestCase):
@@ -25,7 +25,7 @@ class DartsExportTest(absltest.TestCase):
     model = DartsNetwork(TINY, num_classes=10, channels=4, num_cells=3, auxiliary_weight=0.4,
                          drop_path_rate=0.3)
     model.build((None, 32, 32, 3))
-    _randomise_bn_statistics(model)
+    testing_utils.randomise_bn_statistics(model)
     base = os.path.join(self.enter_context(tempfile.TemporaryDirectory()), "export")
     paths = export.export_model(model, base, "darts", image_size=32, mean=INFO.mean,
                                 std=INFO.std)
