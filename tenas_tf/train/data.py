@@ -159,6 +159,25 @@ def _stream_seeds(seed, stream, index, num):
       tf.random.experimental.stateless_fold_in(base, index), num=num))
 
 
+def _check_batch_size(batch_size, count):
+  """`batch_size`, an int from 1 to the number of training examples `count`."""
+  batch_size = _check_int("batch_size", batch_size, 1)
+  if batch_size > count:
+    raise ValueError(f"batch_size must be at most the {count} training images; "
+                     f"got {batch_size}")
+  return batch_size
+
+
+def _step_indices(step, count, batch_size, seed):
+  """The example indices of training step `step`: each pass over the `count` examples is a new
+  permutation seeded by (seed, pass), cut into batches (the incomplete last one dropped). A
+  function of the step alone, so a resumed run sees the batches an uninterrupted one would."""
+  per_pass = count // batch_size
+  pass_seed = _stream_seeds(seed, _SHUFFLE_STREAM, step // per_pass, 1)[0]
+  order = tf.random.experimental.stateless_shuffle(tf.range(count), pass_seed)
+  return order[(step % per_pass) * batch_size:][:batch_size]
+
+
 def _augment(pixels, info, cutout, seeds):
   """Flip, pad-crop, normalise and cut out a uint8 batch [B, S, S, 3] -> float32."""
   flip_seed, top_seed, left_seed, row_seed, col_seed = seeds
@@ -224,20 +243,14 @@ def train_batches(images, labels, info, batch_size, *, seed, cutout=0, start_ste
     raise ValueError(f"images of train_batches must be {info.image_size}x{info.image_size}x3 "
                      f"for dataset {info.name!r}; got {images.shape[1:]}")
   count = len(images)
-  batch_size = _check_int("batch_size", batch_size, 1)
-  if batch_size > count:
-    raise ValueError(f"batch_size must be at most the {count} training images; "
-                     f"got {batch_size}")
+  batch_size = _check_batch_size(batch_size, count)
   seed = _check_int("seed", seed, 0)
   cutout = _check_int("cutout", cutout, 0)
   start_step = _check_int("start_step", start_step, 0)
-  per_pass = count // batch_size
   images_t, labels_t = tf.constant(images), tf.constant(labels)
 
   def batch_of_step(step):
-    pass_seed = _stream_seeds(seed, _SHUFFLE_STREAM, step // per_pass, 1)[0]
-    order = tf.random.experimental.stateless_shuffle(tf.range(count), pass_seed)
-    index = order[(step % per_pass) * batch_size:][:batch_size]
+    index = _step_indices(step, count, batch_size, seed)
     pixels = _augment(tf.gather(images_t, index), info, cutout,
                       _stream_seeds(seed, _AUGMENT_STREAM, step, 5))
     pixels.set_shape([batch_size, info.image_size, info.image_size, 3])

@@ -29,7 +29,8 @@ _check_int = data_lib._check_int
 _finish = data_lib._finish
 _normalize = data_lib._normalize
 _stream_seeds = data_lib._stream_seeds
-_SHUFFLE_STREAM = data_lib._SHUFFLE_STREAM
+_step_indices = data_lib._step_indices
+_check_batch_size = data_lib._check_batch_size
 _AUGMENT_STREAM = data_lib._AUGMENT_STREAM
 # pylint: enable=protected-access
 # The crop of `RandomResizedCrop`: area fraction and aspect ratio (width / height) ranges.
@@ -141,19 +142,13 @@ def train_batches(paths, labels, info, image_size, batch_size, *, seed, start_st
   paths, labels = check_files(paths, labels, info.num_classes, "train_batches")
   image_size = _check_int("image_size", image_size, 1)
   count = len(paths)
-  batch_size = _check_int("batch_size", batch_size, 1)
-  if batch_size > count:
-    raise ValueError(f"batch_size must be at most the {count} training images; "
-                     f"got {batch_size}")
+  batch_size = _check_batch_size(batch_size, count)
   seed = _check_int("seed", seed, 0)
   start_step = _check_int("start_step", start_step, 0)
-  per_pass = count // batch_size
   paths_t, labels_t = tf.constant(paths), tf.constant(labels)
 
   def examples_of_step(step):
-    pass_seed = _stream_seeds(seed, _SHUFFLE_STREAM, step // per_pass, 1)[0]
-    order = tf.random.experimental.stateless_shuffle(tf.range(count), pass_seed)
-    index = order[(step % per_pass) * batch_size:][:batch_size]
+    index = _step_indices(step, count, batch_size, seed)
     # One seed per image of the batch; the position in the batch tells them apart.
     seeds = tf.stack(_stream_seeds(seed, _AUGMENT_STREAM, step, batch_size))
     return tf.data.Dataset.from_tensor_slices(
