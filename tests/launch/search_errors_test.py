@@ -147,14 +147,6 @@ class SearchErrorsTest(parameterized.TestCase):
     self.assertIn(f"{blocker}/run", message)
     self.assertIn("not a writable directory", message)
 
-  def test_shared_table_is_accepted(self):
-    table = testing_utils.shared_dir() / "data" / "nb201" / "nb201_accuracies.csv"
-    if not table.exists():
-      self.skipTest(f"shared NB201 table absent: {table}")
-    code, message = testing_utils.run_main(search_binary, TINY + [
-        f"--run_dir={self.run_dir}", f"--nb201_table={table}", "--prune_number=3"])
-    self.assertEqual(code, 0, message)
-
 
 if __name__ == "__main__":
   absltest.main()
