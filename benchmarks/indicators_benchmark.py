@@ -1,12 +1,14 @@
-r"""Wall time of the two TE-NAS indicators on the NB201 search networks, at the paper's sizes.
+r"""Wall time of the two TE-NAS indicators on a space's search networks, at the paper's sizes.
 
   python benchmarks/indicators_benchmark.py --repeats=5
+  python benchmarks/indicators_benchmark.py --space=darts --ntk_batch=14
 
 Measures, on whatever machine runs it:
-  (a) one NTK condition number: batch of 72 images, every op alive, the NB201 NTK net
-      (`spaces.ntk_network`), default method ("jacobian");
-  (b) one linear-region count: 3 batches of 1000 samples [1000, 3, 3, 1] on the NB201 thin net
-      (`spaces.linear_region_network`), every op alive.
+  (a) one NTK condition number: a batch of `--ntk_batch` images (72 for NB201, 14 for DARTS),
+      every op alive (the search's first round), on the space's NTK net, default method
+      ("jacobian");
+  (b) one linear-region count: 3 batches of 1000 samples [1000, 3, 3, 1] on the space's thin net,
+      every op alive.
 For each it prints the first call (tracing and graph building included), then the median and the
 minimum wall time and the median process CPU time of `--repeats` further calls. On a shared
 machine the CPU time is the steadier figure: wall time ~ CPU time / cores in use.
@@ -27,16 +29,18 @@ import numpy as np
 import tensorflow as tf
 
 from tenas_tf import indicators
-from tenas_tf import spaces
+from tenas_tf.spaces import init as init_lib
+from tenas_tf.spaces import registry
 
 _SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # CIFAR-10 per-channel mean and std of the pixel values (TENAS_SPEC.md section 6).
 _CIFAR10_MEAN = np.array([125.3, 123.0, 113.9], np.float32)
 _CIFAR10_STD = np.array([63.0, 62.1, 66.7], np.float32)
 
+_SPACE = flags.DEFINE_enum("space", "nb201", list(registry.SPACES), "Search space.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls after the first one (>= 1).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the networks' weights, batch and crops.")
-_NTK_BATCH = flags.DEFINE_integer("ntk_batch", 72, "Images per NTK (72 for NB201).")
+_NTK_BATCH = flags.DEFINE_integer("ntk_batch", 72, "Images per NTK (72 for NB201, 14 for DARTS).")
 _LR_BATCHES = flags.DEFINE_integer("lr_batches", 3, "Linear-region batches per count.")
 _LR_BATCH_SIZE = flags.DEFINE_integer("lr_batch_size", 1000, "Samples per linear-region batch.")
 _DATA_NPZ = flags.DEFINE_string(
@@ -90,10 +94,12 @@ def main(argv):
   samples = [tf.constant(_crops(images, _LR_BATCH_SIZE.value, rng))
              for _ in range(_LR_BATCHES.value)]
 
-  ntk_net = spaces.ntk_network(10, seed=_SEED.value)
-  ntk_net.set_alive(spaces.nb201_initial_mask())
-  lr_net = spaces.linear_region_network(10, seed=_SEED.value)
-  lr_net.set_alive(spaces.nb201_initial_mask())
+  space = registry.get_space(_SPACE.value)
+  ntk_net = space.ntk_network(10, (32, 32, 3), "pytorch_default")
+  lr_net = space.linear_region_network(10, "pytorch_default")
+  for net in (ntk_net, lr_net):
+    init_lib.initialize(net, _SEED.value, "pytorch_default")
+    net.set_alive(space.initial_mask())
 
   rows = [
       (f"NTK condition number, batch {_NTK_BATCH.value}",
@@ -101,7 +107,7 @@ def main(argv):
       (f"linear regions, {_LR_BATCHES.value} x {_LR_BATCH_SIZE.value} samples",
        lambda: indicators.num_linear_regions(lr_net, samples)),
   ]
-  print(f"{source}; {os.cpu_count()} CPUs; {_REPEATS.value} timed calls after the first\n")
+  print(f"{space.name} space; {source}; {os.cpu_count()} CPUs; {_REPEATS.value} timed calls after the first\n")
   print("| indicator | value | first call s | median s | min s | median CPU s |")
   print("|---|---|---|---|---|---|")
   for name, function in rows:

@@ -168,14 +168,26 @@ def _check_batch_size(batch_size, count):
   return batch_size
 
 
-def _step_indices(step, count, batch_size, seed):
-  """The example indices of training step `step`: each pass over the `count` examples is a new
-  permutation seeded by (seed, pass), cut into batches (the incomplete last one dropped). A
-  function of the step alone, so a resumed run sees the batches an uninterrupted one would."""
+def _step_batches(count, batch_size, seed, start_step):
+  """An infinite dataset of (step, example indices [batch_size]) from step `start_step` on.
+
+  Each pass over the `count` examples is a new permutation seeded by (seed, pass), cut into
+  batches (the incomplete last one dropped) and shuffled once per pass, not once per step (an
+  ImageNet permutation has 1.28M entries). The batches are a function of the step alone, so a
+  resumed run sees the batches an uninterrupted one would.
+  """
   per_pass = count // batch_size
-  pass_seed = _stream_seeds(seed, _SHUFFLE_STREAM, step // per_pass, 1)[0]
-  order = tf.random.experimental.stateless_shuffle(tf.range(count), pass_seed)
-  return order[(step % per_pass) * batch_size:][:batch_size]
+
+  def batches_of_pass(pass_index):
+    pass_seed = _stream_seeds(seed, _SHUFFLE_STREAM, pass_index, 1)[0]
+    order = tf.random.experimental.stateless_shuffle(tf.range(count), pass_seed)
+    index = tf.reshape(order[:per_pass * batch_size], [per_pass, batch_size])
+    steps = pass_index * per_pass + tf.range(per_pass, dtype=tf.int64)
+    return tf.data.Dataset.from_tensor_slices((steps, index))
+
+  first_pass = start_step // per_pass
+  passes = tf.data.Dataset.range(first_pass, np.iinfo(np.int64).max)
+  return passes.flat_map(batches_of_pass).skip(start_step - first_pass * per_pass)
 
 
 def _augment(pixels, info, cutout, seeds):
@@ -249,14 +261,13 @@ def train_batches(images, labels, info, batch_size, *, seed, cutout=0, start_ste
   start_step = _check_int("start_step", start_step, 0)
   images_t, labels_t = tf.constant(images), tf.constant(labels)
 
-  def batch_of_step(step):
-    index = _step_indices(step, count, batch_size, seed)
+  def batch_of_step(step, index):
     pixels = _augment(tf.gather(images_t, index), info, cutout,
                       _stream_seeds(seed, _AUGMENT_STREAM, step, 5))
     pixels.set_shape([batch_size, info.image_size, info.image_size, 3])
     return pixels, tf.one_hot(tf.gather(labels_t, index), info.num_classes)
 
-  steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+  steps = _step_batches(count, batch_size, seed, start_step)
   return _finish(steps.map(batch_of_step, num_parallel_calls=tf.data.AUTOTUNE,
                            deterministic=True))
 

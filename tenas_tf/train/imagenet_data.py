@@ -29,7 +29,7 @@ _check_int = data_lib._check_int
 _finish = data_lib._finish
 _normalize = data_lib._normalize
 _stream_seeds = data_lib._stream_seeds
-_step_indices = data_lib._step_indices
+_step_batches = data_lib._step_batches
 _check_batch_size = data_lib._check_batch_size
 _AUGMENT_STREAM = data_lib._AUGMENT_STREAM
 # pylint: enable=protected-access
@@ -147,8 +147,7 @@ def train_batches(paths, labels, info, image_size, batch_size, *, seed, start_st
   start_step = _check_int("start_step", start_step, 0)
   paths_t, labels_t = tf.constant(paths), tf.constant(labels)
 
-  def examples_of_step(step):
-    index = _step_indices(step, count, batch_size, seed)
+  def examples_of_step(step, index):
     # One seed per image of the batch; the position in the batch tells them apart.
     seeds = tf.stack(_stream_seeds(seed, _AUGMENT_STREAM, step, batch_size))
     return tf.data.Dataset.from_tensor_slices(
@@ -162,7 +161,7 @@ def train_batches(paths, labels, info, image_size, batch_size, *, seed, start_st
     pixels.set_shape([image_size, image_size, 3])
     return _normalize(pixels, info), tf.one_hot(label, info.num_classes)
 
-  steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+  steps = _step_batches(count, batch_size, seed, start_step)
   examples = steps.flat_map(examples_of_step).map(
       augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return _finish(examples.batch(batch_size, drop_remainder=True))

@@ -59,13 +59,15 @@ class TrainDataTest(absltest.TestCase):
     images, labels = _examples(count=10)
     stream = _take(data_lib.train_batches(images, labels, INFO, 4, seed=1, cutout=16), 7)
     again = _take(data_lib.train_batches(images, labels, INFO, 4, seed=1, cutout=16), 7)
+    # 2 batches a pass: step 5 is the middle of the third pass.
     resumed = _take(data_lib.train_batches(images, labels, INFO, 4, seed=1, cutout=16,
-                                           start_step=4), 3)
+                                           start_step=5), 2)
     other = _take(data_lib.train_batches(images, labels, INFO, 4, seed=2, cutout=16), 1)
     for (x, y), (x2, y2) in zip(stream, again):
       np.testing.assert_array_equal(x, x2)
       np.testing.assert_array_equal(y, y2)
-    for (x, y), (x2, y2) in zip(stream[4:], resumed):
+    self.assertLen(resumed, 2)
+    for (x, y), (x2, y2) in zip(stream[5:], resumed):
       np.testing.assert_array_equal(x, x2)
       np.testing.assert_array_equal(y, y2)
     self.assertFalse(np.array_equal(stream[0][0], other[0][0]))
