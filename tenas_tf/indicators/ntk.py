@@ -62,7 +62,8 @@ def _make_gram_function(model, variables, method):
     with tf.GradientTape() as tape:
       sums = logit_sums(images)
     # pfor over the n cotangents e_i: n backward passes vectorised into one. Its cost is that of
-    # the layers' gradients under pfor (see tenas_tf.spaces.ops for gradients written for it).
+    # the layers' gradients under pfor (tenas_tf.spaces.pfor_gradients and .depthwise hold
+    # gradients written for it).
     jacobian = tape.jacobian(sums, variables)
     n = tf.shape(images)[:1]
     return gram_from_rows(_zeros_for_unconnected(jacobian, variables, n), n[0])
