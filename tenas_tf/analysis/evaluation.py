@@ -234,6 +234,26 @@ def correlations(rows):
   return result
 
 
+def single_draw_taus(rows, draws):
+  """Kendall tau against CIFAR-10 of each draw alone: what the median over `draws` adds.
+
+  Args:
+    rows: cell rows (`cell_rows`), e.g. the non-degenerate ones.
+    draws: the number of draws in the rows (`ntk_cond_1..draws`, `lr_1..draws`).
+
+  Returns:
+    one {indicator: tau or None} per draw, computed as `correlations` computes the medians'
+    (the combined rank re-ranked within `rows` from that draw's values).
+  """
+  taus = []
+  for draw in range(1, draws + 1):
+    draw_rows = [{**row, "ntk_cond_median": row[f"ntk_cond_{draw}"],
+                  "lr_median": row[f"lr_{draw}"]} for row in rows]
+    cifar10 = correlations(draw_rows)["cifar10"]
+    taus.append({indicator: cifar10[indicator]["kendall_tau"] for indicator in INDICATORS})
+  return taus
+
+
 def is_degenerate(row):
   return row[nb201_table.ACCURACY_COLUMNS["cifar10"]] <= DEGENERATE_ACCURACY
 
@@ -253,6 +273,10 @@ def format_table(summary):
                                 for k in ("kendall_tau", "spearman_rho")))
       lines.append(f"{label:<16}" + "".join(f"{c:>16}" for c in cells))
     lines.append("")
+  for draw, taus in enumerate(summary.get("single_draw_kendall_tau", []), 1):
+    lines.append(f"draw {draw} alone, CIFAR-10 tau, non-degenerate cells: " + ", ".join(
+        f"{indicator} " + ("n/a" if taus[indicator] is None else f"{taus[indicator]:.3f}")
+        for indicator in INDICATORS))
   return "\n".join(lines)
 
 
@@ -294,7 +318,8 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
 
   Returns:
     The summary dict: `config`, `cells`, `correlations` ({"all", "non_degenerate"}: see
-    `correlations`), `median_log10_kappa`, `median_lr`, `non_finite_kappa` (one record per cell
+    `correlations`), `single_draw_kendall_tau` (`single_draw_taus` of the non-degenerate cells),
+    `median_log10_kappa`, `median_lr`, `non_finite_kappa` (one record per cell
     and draw), `plots`, `seconds`.
 
   Raises:
@@ -314,12 +339,12 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
       lr_batches=config.lr_batches, seed=config.seed, init=config.init, progress=progress)
   rows = cell_rows(arch_strs, ntk, regions, accuracies)
   kappa = np.array([row["ntk_cond_median"] for row in rows])
+  non_degenerate = [row for row in rows if not is_degenerate(row)]
   summary = {
       "config": dataclasses.asdict(config),
       "cells": len(rows),
-      "correlations": {
-          "all": correlations(rows),
-          "non_degenerate": correlations([row for row in rows if not is_degenerate(row)])},
+      "correlations": {"all": correlations(rows), "non_degenerate": correlations(non_degenerate)},
+      "single_draw_kendall_tau": single_draw_taus(non_degenerate, config.draws),
       "median_log10_kappa": (float(np.median(np.log10(kappa[np.isfinite(kappa)])))
                              if np.isfinite(kappa).any() else None),
       "median_lr": float(np.median([row["lr_median"] for row in rows])),

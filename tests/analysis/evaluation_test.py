@@ -121,6 +121,22 @@ class CorrelationTest(absltest.TestCase):
     self.assertIn("n/a", text)
     self.assertNotIn("nan", text)
 
+  def test_single_draw_taus_correlate_each_draw_by_itself(self):
+    ntk = [[10, 500, 20], [400, 100, 300], [np.inf, np.inf, np.inf], [50, 60, 700]]
+    regions = [[30, 10, 32], [20, 21, 22], [5, 5, 6], [25, 26, 27]]
+    rows = self._rows(ntk, regions)
+    accuracy = [TABLE[c]["cifar10"] for c in CELLS]
+    taus = evaluation.single_draw_taus(rows, 3)
+    self.assertLen(taus, 3)
+    # Draw 2 by hand: kappa 500, 100, inf, 60 -> ranks 2, 1, 3, 0; regions 10, 21, 5, 26 ->
+    # ranks 2, 1, 3, 0; rank sums 4, 2, 6, 0.
+    self.assertEqual(taus[1]["ntk"], correlation.kendall_tau([-2, -1, -3, 0], accuracy))
+    self.assertEqual(taus[1]["lr"], correlation.kendall_tau([10, 21, 5, 26], accuracy))
+    self.assertEqual(taus[1]["combined"], correlation.kendall_tau([-4, -2, -6, 0], accuracy))
+    for draw in range(3):
+      self.assertEqual(taus[draw]["lr"],
+                       correlation.kendall_tau([r[draw] for r in regions], accuracy))
+
 
 class SeedStudyTest(absltest.TestCase):
 

@@ -113,6 +113,10 @@ class CorrelationModeTest(absltest.TestCase):
         for indicator, tau in expected.items():
           self.assertAlmostEqual(block[keys[column]][indicator]["kendall_tau"], tau, places=12,
                                  msg=f"{subset} {column} {indicator}")
+    # One draw: the draw alone is the median.
+    self.assertEqual(summary["single_draw_kendall_tau"],
+                     [{indicator: summary["correlations"]["non_degenerate"]["cifar10"][indicator]
+                       ["kendall_tau"] for indicator in ("ntk", "lr", "combined")}])
     for name in ("correlation.csv", "correlation.json", "evaluate.flags"):
       with open(os.path.join(run_dir, name)) as stream:
         self.assertIsNone(re.search(r"\bnan\b", stream.read(), re.IGNORECASE), name)
@@ -122,6 +126,7 @@ class CorrelationModeTest(absltest.TestCase):
       self.assertTrue(content.startswith(b"\x89PNG\r\n\x1a\n"), name)
       self.assertEqual(tf.io.decode_png(content).shape[-1], 4)
     self.assertIn("Kendall tau / Spearman rho, non-degenerate cells (4)", process.stdout)
+    self.assertIn("draw 1 alone, CIFAR-10 tau, non-degenerate cells: ntk ", process.stdout)
 
 
 class SeedsModeTest(absltest.TestCase):
