@@ -107,7 +107,8 @@ def main(argv):
       (f"linear regions, {_LR_BATCHES.value} x {_LR_BATCH_SIZE.value} samples",
        lambda: indicators.num_linear_regions(lr_net, samples)),
   ]
-  print(f"{space.name} space; {source}; {os.cpu_count()} CPUs; {_REPEATS.value} timed calls after the first\n")
+  print(f"{space.name} space; {source}; {os.cpu_count()} CPUs; "
+        f"{_REPEATS.value} timed calls after the first\n")
   print("| indicator | value | first call s | median s | min s | median CPU s |")
   print("|---|---|---|---|---|---|")
   for name, function in rows:

@@ -39,6 +39,14 @@ def basis_fits(shape, channels):
   return size is not None and size * 2 * channels <= MAX_BASIS_ENTRIES
 
 
+def _statistics_basis(x_hat, channels):
+  """The [size, 2C] basis [1 (x) I, x_hat (x) I] of a normalised tensor: one matrix product of a
+  flat cotangent dy with it gives the per-channel sum(dy) and sum(dy * x_hat)."""
+  eye = tf.eye(channels, dtype=x_hat.dtype)
+  return tf.concat([tf.reshape(tf.ones_like(x_hat)[..., None] * eye, [-1, channels]),
+                    tf.reshape(x_hat[..., None] * eye, [-1, channels])], axis=1)
+
+
 def batch_norm_training(x, gamma, beta, epsilon):
   """Batch-statistics BatchNorm over all axes but the last: returns (y, mean, variance).
 
@@ -72,9 +80,7 @@ def batch_norm_training(x, gamma, beta, epsilon):
         dgamma = tf.reduce_sum(dy * x_hat, axes)
         dx = scale * (dy - (dbeta + x_hat * dgamma) / count)
         return dx, dgamma, dbeta
-      eye = tf.eye(channels, dtype=x.dtype)
-      basis = tf.concat([tf.reshape(tf.ones_like(x_hat)[..., None] * eye, [-1, channels]),
-                         tf.reshape(x_hat[..., None] * eye, [-1, channels])], axis=1)
+      basis = _statistics_basis(x_hat, channels)
       sums = tf.matmul(tf.reshape(dy, [1, -1]), basis)[0]  # [2C]: dbeta, dgamma
       dbeta, dgamma = sums[:channels], sums[channels:]
       coefficients = sums * tf.tile(scale / count, [2])
@@ -129,11 +135,8 @@ def conv_batch_norm_training(x, kernel, gamma, beta, strides, padding, epsilon):
       del unused_dmean, unused_dvariance  # they feed the moving statistics only
       scale = gamma * inv_std
       eye = tf.eye(channels, dtype=z.dtype)
-      # [size(z), 2C] basis [1 (x) I, z_hat (x) I]: one product gives sum(dy), sum(dy * z_hat).
       ones = tf.ones_like(z_hat)
-      basis = tf.concat([tf.reshape(ones[..., None] * eye, [-1, channels]),
-                         tf.reshape(z_hat[..., None] * eye, [-1, channels])], axis=1)
-      sums = tf.matmul(tf.reshape(dy, [1, -1]), basis)[0]
+      sums = tf.matmul(tf.reshape(dy, [1, -1]), _statistics_basis(z_hat, channels))[0]
       dbeta, dgamma = sums[:channels], sums[channels:]
       coefficients = sums * tf.tile(scale / count, [2])  # [A, B]
       dkernel = (scale * filter_grad(dy) - coefficients[:channels] * filter_grad(ones)
