@@ -1,0 +1,108 @@
+"""Small NB201 and DARTS searches give the genotypes, pruned ops and ranks pinned before the redesign.
+
+`pinned_results.json` was written by `python -m tests.search.pinned_results_test --write` at
+commit 576badf, before the package was reorganised into floors (issue 11). The redesign must not
+change a search's outcome, so the records are compared with the pinned ones: genotype, pruned ops,
+candidates and ranks exactly, scores to float32 round-off.
+"""
+
+import dataclasses
+import functools
+import json
+import os
+import sys
+import tempfile
+
+from absl.testing import absltest
+import numpy as np
+
+from tenas_tf import data as data_lib
+from tenas_tf import search
+from tenas_tf.spaces import registry
+from tests import testing_utils
+
+_PINNED = os.path.join(os.path.dirname(__file__), "pinned_results.json")
+_DARTS_OPS = ("skip_connect", "max_pool_3x3", "sep_conv_3x3")
+
+# name -> (space, reduced to these ops or None, settings)
+_CASES = {
+    "nb201_reference": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=5)),
+    "nb201_common": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=6,
+                                         common_batches=True)),
+    "darts_common": ("darts", _DARTS_OPS, dict(prune_number=1, repeats=1,
+                                               lr_batches_per_count=1, seed=7,
+                                               common_batches=True)),
+}
+
+
+@functools.cache
+def _space(name, keep_ops):
+  """The space (reduced to `keep_ops`), its networks built and traced once per process."""
+  space = registry.SPACES[name]
+  if keep_ops is not None:
+    space = testing_utils.reduced_space(space, testing_utils.only_ops(space, keep_ops))
+  return dataclasses.replace(space, ntk_network=functools.cache(space.ntk_network),
+                             linear_region_network=functools.cache(space.linear_region_network))
+
+
+def _search(case):
+  """The result of the small search `case`, run in a temporary folder."""
+  space_name, keep_ops, settings = _CASES[case]
+  config = search.SearchConfig(space=space_name, dataset="synthetic", data_source="synthetic:64",
+                               batch_size=6, lr_batch_size=40,
+                               settings=search.PruneSettings(**settings))
+  images = data_lib.load_images("synthetic", synthetic_count=64, seed=settings["seed"])
+  original = registry.SPACES[space_name]
+  registry.SPACES[space_name] = _space(space_name, keep_ops)
+  try:
+    with tempfile.TemporaryDirectory() as run_dir:
+      return search.run(config, images, run_dir)
+  finally:
+    registry.SPACES[space_name] = original
+
+
+def _pinned_view(result):
+  return {"genotype": result["genotype"],
+          "rounds": [{key: value for key, value in record.items() if key != "seconds"}
+                     for record in result["rounds"]]}
+
+
+class PinnedResultsTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    with open(_PINNED) as stream:
+      cls.pinned = json.load(stream)
+
+  def _check(self, case):
+    got, want = _pinned_view(_search(case)), self.pinned[case]
+    self.assertEqual(got["genotype"], want["genotype"])
+    self.assertEqual(len(got["rounds"]), len(want["rounds"]))
+    for got_round, want_round in zip(got["rounds"], want["rounds"]):
+      for key in ("round", "kind", "pruned", "ranks", "warnings"):
+        self.assertEqual(got_round[key], want_round[key], f"round {want_round['round']}: {key}")
+      for got_score, want_score in zip(got_round["scores"], want_round["scores"]):
+        self.assertEqual({k: got_score[k] for k in ("cell", "edge", "op")},
+                         {k: want_score[k] for k in ("cell", "edge", "op")})
+        np.testing.assert_allclose([got_score["ntk"], got_score["lr"]],
+                                   [want_score["ntk"], want_score["lr"]], rtol=1e-4, atol=1e-6)
+
+  def test_nb201_reference_batches(self):
+    self._check("nb201_reference")
+
+  def test_nb201_common_batches(self):
+    self._check("nb201_common")
+
+  def test_darts_with_topology_step(self):
+    self._check("darts_common")
+
+
+if __name__ == "__main__":
+  if "--write" in sys.argv:
+    pinned = {case: _pinned_view(_search(case)) for case in _CASES}
+    with open(_PINNED, "w") as stream:
+      json.dump(pinned, stream, indent=1, sort_keys=True)
+      stream.write("\n")
+  else:
+    absltest.main()
