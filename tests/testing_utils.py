@@ -154,27 +154,6 @@ def randomise_bn_statistics(net, seed=1):
       variable.assign(rng.uniform(0.5, 2.0, size=variable.shape).astype("float32"))
 
 
-def copy_supernet_weights(supernet, network):
-  """Assigns every variable of a discrete `network` from the pruned supernet's at its path.
-
-  The supernet nests each op under its name inside the edge (`.../edge_0_to_1/nor_conv_3x3/
-  conv/kernel`), the discrete network does not (`.../edge_0_to_1/conv/kernel`); paths are
-  compared without their first part (the model's or layer's own name).
-
-  Raises:
-    KeyError: a variable of `network` has no counterpart in `supernet`.
-  """
-  by_path = {}
-  for variable in supernet.weights:
-    parts = variable.path.split("/")[1:]
-    edge = next((i for i, part in enumerate(parts) if part.startswith("edge_")), None)
-    if edge is not None:
-      parts = parts[:edge + 1] + parts[edge + 2:]
-    by_path["/".join(parts)] = variable
-  for variable in network.weights:
-    variable.assign(by_path["/".join(variable.path.split("/")[1:])].numpy())
-
-
 def assert_clones_match(test, layer, x, call):
   """Asserts that `layer`'s two config clones are of its class, same config and same outputs.
 

@@ -6,7 +6,8 @@ states before it, and the cell outputs the concatenation of the 4 nodes. The sup
 input of every node: 2 + 3 + 4 + 5 = 14 edges per cell type, keyed "k<-j" (node k, input state j)
 and ordered by that key, so node k owns the edge range `NODE_EDGES[k]`. A mask is bool
 [2, 14, 8]: cell types (normal, reduce) x edges x `DARTS_OPS`.
-Reference: TENAS_SPEC.md section 1; TENAS_DETAILS.md sections 2.5 and 6.5.
+Reference: DARTS (Liu et al., ICLR 2019) sections 2.1 and 2.4 (deriving a genotype); TE-NAS
+(Chen et al., ICLR 2021) section 3.3 and appendix (its DARTS search and genotypes).
 """
 
 import ast
@@ -15,8 +16,8 @@ import json
 
 import numpy as np
 
+from tenas_tf import checks
 from tenas_tf.spaces.darts_ops import DARTS_OPS
-from tenas_tf.spaces.ops import check_op
 
 NUM_NODES = 4
 CELL_TYPES = ("normal", "reduce")
@@ -52,7 +53,7 @@ def _pairs(cell_type, pairs):
       raise ValueError(f"{cell_type} pair {position} must be (op name, int input); got {pair!r}")
     op, state = pair
     try:
-      check_op(op, GENOTYPE_OPS)
+      checks.one_of("op", op, GENOTYPE_OPS)
     except ValueError as error:
       raise ValueError(f"{cell_type} pair {position}: {error}") from None
     if not 0 <= state < node + 2:
@@ -102,7 +103,7 @@ class DartsGenotype:
     >>> g == TENAS_CIFAR10, g.normal[0]
     (True, ('dil_conv_3x3', 0))
 
-  Reference: Liu et al., DARTS (ICLR 2019); TENAS_DETAILS.md section 6.5.
+  Reference: Liu et al., DARTS (ICLR 2019) section 2.4 and its `genotypes.py`.
   """
 
   normal: tuple
@@ -119,9 +120,7 @@ class DartsGenotype:
 
   def cell(self, cell_type):
     """The 8 (op, input) pairs of `cell_type` ("normal" or "reduce")."""
-    if cell_type not in CELL_TYPES:
-      raise ValueError(f"cell_type must be one of {CELL_TYPES}; got {cell_type!r}")
-    return getattr(self, cell_type)
+    return getattr(self, checks.one_of("cell_type", cell_type, CELL_TYPES))
 
   # --- JSON form -------------------------------------------------------------------------------
 
@@ -260,6 +259,17 @@ def _literal(text, node):
     raise _malformed(text, f"{ast.unparse(node)} is not a literal") from None
 
 
+def built_ops_of(mask):
+  """Per cell type, per edge, the names of the alive ops of a [2, 14, 8] mask.
+
+  The `built_ops` of the network holding exactly those ops: the physically pruned network of a
+  search mask, or a genotype's cells (one op on each chosen edge, none on the others) for
+  `genotype.alive_mask()`.
+  """
+  mask = np.asarray(mask, dtype=bool).reshape(len(CELL_TYPES), NUM_EDGES, len(DARTS_OPS))
+  return [[[op for op, alive in zip(DARTS_OPS, row) if alive] for row in cell] for cell in mask]
+
+
 def initial_mask():
   """The search's starting mask [2, 14, 8]: every op alive except `none`."""
   mask = np.ones((len(CELL_TYPES), NUM_EDGES, len(DARTS_OPS)), dtype=bool)
@@ -267,7 +277,8 @@ def initial_mask():
   return mask
 
 
-# The two genotypes TE-NAS published (retrained by the authors). Reference: TENAS_SPEC.md sec. 7.
+# The two genotypes TE-NAS published (retrained by the authors). Reference: TE-NAS (Chen et al.,
+# ICLR 2021), its DARTS-space results on CIFAR-10 and ImageNet.
 TENAS_CIFAR10 = DartsGenotype(
     normal=[("dil_conv_3x3", 0), ("sep_conv_5x5", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 2),
             ("skip_connect", 0), ("dil_conv_5x5", 1), ("sep_conv_3x3", 1), ("sep_conv_5x5", 3)],

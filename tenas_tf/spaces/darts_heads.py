@@ -16,6 +16,7 @@ Convs have no bias; padding is PyTorch's (symmetric, explicit at stride 2).
 import keras
 from keras import ops as kops
 
+from tenas_tf import checks
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import ops as ops_lib
 
@@ -29,9 +30,8 @@ _AUXILIARY_POOL_STRIDES = {"cifar": 3, "imagenet": 2}
 
 
 def check_variant(variant):
-  if variant not in VARIANTS:
-    raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
-  return variant
+  """`variant` if it is one of `VARIANTS`; raises ValueError naming it otherwise."""
+  return checks.one_of("variant", variant, VARIANTS)
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
@@ -53,7 +53,7 @@ class DartsStem(keras.layers.Layer):
     [B, H/8, W/8, C] (sides rounded up).
 
   Raises:
-    ValueError: an unknown variant, or `channels` not a positive int (even for "imagenet",
+    ValueError: an unknown variant, or `channels` not an int >= 1 (even for "imagenet",
       whose stem0 first gives C/2 channels).
 
   Example:
@@ -65,8 +65,7 @@ class DartsStem(keras.layers.Layer):
 
   def __init__(self, channels, variant="cifar", init="pytorch_default", **kwargs):
     super().__init__(**kwargs)
-    ops_lib._check_positive_int("channels", channels)  # pylint: disable=protected-access
-    self.channels = channels
+    self.channels = checks.integer("channels", channels, 1)
     self.variant = check_variant(variant)
     self.init = init_lib.check_init_scheme(init)
     if variant == "cifar":
@@ -151,8 +150,7 @@ class AuxiliaryHead(keras.layers.Layer):
 
   def __init__(self, num_classes, variant="cifar", init="pytorch_default", **kwargs):
     super().__init__(**kwargs)
-    ops_lib._check_positive_int("num_classes", num_classes)  # pylint: disable=protected-access
-    self.num_classes = num_classes
+    self.num_classes = checks.integer("num_classes", num_classes, 1)
     self.variant = check_variant(variant)
     self.init = init_lib.check_init_scheme(init)
     narrow, wide = AUXILIARY_CHANNELS

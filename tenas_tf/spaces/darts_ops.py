@@ -6,28 +6,29 @@ BatchNorm with PyTorch's epsilon and momentum. The ReLU, BatchNorm, average pool
 and ReLU-conv-BN blocks are those of `ops`, so the DARTS nets share their vectorisation-friendly
 gradients; every ReLU is a `keras.layers.ReLU` (recorded by `num_linear_regions`) and every
 weight sits in a Conv2D, DepthwiseConv2D, Dense or BatchNormalization layer (`ntk_variables`).
-Reference: TENAS_SPEC.md section 1; TENAS_DETAILS.md section 2.1.
+The module ends with DARTS' op registry, `DARTS_REGISTRY`, of the shape of NB201's
+(`ops.OpRegistry`).
+Reference: DARTS (Liu et al., ICLR 2019) section 3.1 and its `operations.py`.
 """
+
+import types
 
 import tensorflow as tf
 import keras
 
+from tenas_tf import checks
 from tenas_tf.spaces import depthwise
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import ops as ops_lib
 
 _SERIAL_PACKAGE = "tenas_tf"
 
-# The DARTS op list, in mask-column order (index 0 is `none`).
-DARTS_OPS = ("none", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
-             "dil_conv_5x5", "avg_pool_3x3", "max_pool_3x3")
+# The strides of DARTS edges: 2 on a reduction cell's edges from the cell inputs.
 STRIDES = (1, 2)
 
 
 def _check_strides(strides):
-  if strides not in STRIDES or isinstance(strides, bool):
-    raise ValueError(f"strides must be one of {STRIDES}; got {strides!r}")
-  return strides
+  return checks.one_of("strides", checks.integer("strides", strides, 1), STRIDES)
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
@@ -48,20 +49,19 @@ class DilConv(ops_lib.PreActivationConv):
     >>> DilConv(4, 3, strides=1, dilation_rate=2)(tf.zeros([2, 8, 8, 4])).shape
     TensorShape([2, 8, 8, 4])
 
-  Reference: Liu et al., DARTS (ICLR 2019), section 3.1; TENAS_SPEC.md section 1.
+  Reference: Liu et al., DARTS (ICLR 2019), section 3.1.
   """
 
   def __init__(self, filters, kernel_size, strides=1, dilation_rate=1, init="pytorch_default",
                **kwargs):
     super().__init__(**kwargs)
-    ops_lib._check_positive_int("filters", filters)  # pylint: disable=protected-access
-    ops_lib._check_positive_int("dilation_rate", dilation_rate)  # pylint: disable=protected-access
-    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-      raise ValueError(f"kernel_size must be an odd positive int; got {kernel_size!r}")
-    self.filters = filters
-    self.kernel_size = kernel_size
+    self.filters = checks.integer("filters", filters, 1)
+    self.dilation_rate = checks.integer("dilation_rate", dilation_rate, 1)
+    why = "odd: PyTorch's symmetric padding"
+    self.kernel_size = checks.integer("kernel_size", kernel_size, 1, why=why)
+    if kernel_size % 2 == 0:
+      raise ValueError(f"kernel_size must be an int >= 1 ({why}); got {kernel_size!r}")
     self.strides = _check_strides(strides)
-    self.dilation_rate = dilation_rate
     self.init = init_lib.check_init_scheme(init)
     same = strides == 1
     self._add_relu_and_pad(None if same else dilation_rate * (kernel_size - 1) // 2)
@@ -117,7 +117,7 @@ class SepConv(keras.layers.Layer):
     >>> SepConv(2, 5, strides=2)(tf.zeros([2, 7, 7, 2])).shape
     TensorShape([2, 4, 4, 2])
 
-  Reference: Liu et al., DARTS (ICLR 2019), section 3.1; TENAS_SPEC.md section 1.
+  Reference: Liu et al., DARTS (ICLR 2019), section 3.1.
   """
 
   def __init__(self, filters, kernel_size, strides=1, init="pytorch_default", **kwargs):
@@ -166,15 +166,15 @@ class FactorizedReduce(keras.layers.Layer):
     >>> FactorizedReduce(4)(tf.zeros([2, 5, 5, 4])).shape
     TensorShape([2, 3, 3, 4])
 
-  Reference: Liu et al., DARTS (ICLR 2019); TENAS_DETAILS.md section 2.1.
+  Reference: Liu et al., DARTS (ICLR 2019), its `operations.py` (`FactorizedReduce`).
   """
 
   def __init__(self, filters, init="pytorch_default", **kwargs):
     super().__init__(**kwargs)
-    if not isinstance(filters, int) or isinstance(filters, bool) or filters < 2 or filters % 2:
-      raise ValueError(f"filters must be a positive even int (two convs give half each); "
-                       f"got {filters!r}")
-    self.filters = filters
+    why = "even: two convs give half each"
+    self.filters = checks.integer("filters", filters, 2, why=why)
+    if filters % 2:
+      raise ValueError(f"filters must be an int >= 2 ({why}); got {filters!r}")
     self.init = init_lib.check_init_scheme(init)
     self.relu = ops_lib.ReLU(name="relu")
     self.conv_1 = ops_lib.conv2d(filters // 2, 1, 2, init, name="conv_1")
@@ -236,51 +236,31 @@ class StridedZero(ops_lib.StridedOp):
     return tf.zeros_like(inputs[:, ::self.strides, ::self.strides, :])
 
 
-def _conv(kind, kernel_size):
-  if kind == "sep":
-    return lambda channels, strides, init, name: SepConv(channels, kernel_size, strides, init,
-                                                         name=name)
+def _sep_conv(kernel_size):
+  return lambda channels, strides, init, name: SepConv(channels, kernel_size, strides, init,
+                                                       name=name)
+
+
+def _dil_conv(kernel_size):
   return lambda channels, strides, init, name: DilConv(channels, kernel_size, strides, 2, init,
                                                        name=name)
 
 
-# The op registry: name -> (channels, strides, init, name) -> layer.
-_BUILDERS = {
-    "none": lambda channels, strides, init, name: (
-        ops_lib.Zero(name=name) if strides == 1 else StridedZero(strides, name=name)),
-    "skip_connect": lambda channels, strides, init, name: (
-        ops_lib.Identity(name=name) if strides == 1
-        else FactorizedReduce(channels, init, name=name)),
-    "sep_conv_3x3": _conv("sep", 3),
-    "sep_conv_5x5": _conv("sep", 5),
-    "dil_conv_3x3": _conv("dil", 3),
-    "dil_conv_5x5": _conv("dil", 5),
-    "avg_pool_3x3": lambda channels, strides, init, name: ops_lib.AvgPool3x3(strides, name=name),
-    "max_pool_3x3": lambda channels, strides, init, name: MaxPool3x3(strides, name=name),
-}
-
-
-def darts_op(op, channels, strides=1, init="pytorch_default", name=None):
-  """Builds DARTS op `op` mapping `channels` to `channels` at stride `strides`.
-
-  Args:
-    op: one of `DARTS_OPS`.
-    channels: input and output channels (even at stride 2 for `skip_connect`).
-    strides: 1, or 2 on a reduction cell's edges from the cell inputs.
-    init: initialisation scheme.
-    name: the layer's name.
-
-  Returns:
-    An unbuilt Keras layer.
-
-  Raises:
-    ValueError: an unknown op, a stride other than 1 or 2, or an odd `channels` for a strided
-      `skip_connect`.
-
-  Example:
-    >>> darts_op("skip_connect", 4, strides=2)  # a FactorizedReduce
-  """
-  ops_lib.check_op(op, DARTS_OPS)
-  _check_strides(strides)
-  init_lib.check_init_scheme(init)
-  return _BUILDERS[op](channels, strides, init, name)
+# DARTS' op registry (index 0 is `none`); channels must be even for a strided `skip_connect`.
+DARTS_REGISTRY = ops_lib.OpRegistry(
+    factories=types.MappingProxyType({
+        "none": lambda channels, strides, init, name: (
+            ops_lib.Zero(name=name) if strides == 1 else StridedZero(strides, name=name)),
+        "skip_connect": lambda channels, strides, init, name: (
+            ops_lib.Identity(name=name) if strides == 1
+            else FactorizedReduce(channels, init, name=name)),
+        "sep_conv_3x3": _sep_conv(3),
+        "sep_conv_5x5": _sep_conv(5),
+        "dil_conv_3x3": _dil_conv(3),
+        "dil_conv_5x5": _dil_conv(5),
+        "avg_pool_3x3": lambda channels, strides, init, name: ops_lib.AvgPool3x3(strides,
+                                                                                  name=name),
+        "max_pool_3x3": lambda channels, strides, init, name: MaxPool3x3(strides, name=name),
+    }),
+    strides=STRIDES)
+DARTS_OPS = DARTS_REGISTRY.names

@@ -11,7 +11,8 @@ diagonal; a stride s > 1 is a stride-1 conv followed by taking every s-th output
 DARTS NTK supernet (all ops alive, batch 14): 1.5 s of CPU per kappa instead of 2.0 s. Wider
 layers (a retrained network's) use Keras' depthwise conv and TensorFlow's gradient unchanged.
 Values and gradients equal TensorFlow's up to float32 rounding.
-Reference: TENAS_SPEC.md section 1 (sep_conv / dil_conv); section 3 (the NTK's Jacobian).
+Reference: DARTS (Liu et al., ICLR 2019) section 3.1 (sep_conv / dil_conv); TE-NAS (Chen et al.,
+ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample Jacobians).
 """
 
 import keras

@@ -1,8 +1,9 @@
 """Weight initialisation schemes for the indicator networks.
 
 The published TE-NAS numbers were produced with PyTorch's *default* initialisation (the authors'
-`init_model` never matched the names the launcher passed, TENAS_DETAILS.md section 5), so that is
-our default: kernels U(-b, b) with b = 1/sqrt(fan_in), dense bias U(-b, b), BN gamma 1, beta 0.
+`init_model` never matched the names the launcher passed; README, "Faithful to the reference"),
+so that is our default: kernels U(-b, b) with b = 1/sqrt(fan_in), dense bias U(-b, b), BN gamma
+1, beta 0.
 The paper describes Kaiming-normal init; `kaiming_normal` offers it (fan_in mode).
 
 `initialize` redraws every variable of a model from a seed, so a search can re-initialise the same
@@ -12,13 +13,14 @@ Keras model (one traced graph) instead of building a new one, and two runs with 
 import numpy as np
 import keras
 
+from tenas_tf import checks
+
 INIT_SCHEMES = ("pytorch_default", "kaiming_normal")
 
 
 def check_init_scheme(scheme):
-  if scheme not in INIT_SCHEMES:
-    raise ValueError(f"init must be one of {INIT_SCHEMES}; got {scheme!r}")
-  return scheme
+  """`scheme` if it is one of `INIT_SCHEMES`; raises ValueError naming the argument `init`."""
+  return checks.one_of("init", scheme, INIT_SCHEMES)
 
 
 def kernel_initializer(scheme):

@@ -2,14 +2,16 @@
 
 A cell has 4 nodes; node i sums one op per edge j -> i (j < i). Edges are ordered
 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2, the order of the ops in an arch string
-`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`. Reference: TENAS_SPEC.md section 1.
+`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`. Reference: NAS-Bench-201 (Dong & Yang, ICLR 2020)
+section 2.1.
 """
 
 import dataclasses
 
 import numpy as np
 
-from tenas_tf.spaces.ops import NB201_OPS, check_op
+from tenas_tf import checks
+from tenas_tf.spaces.ops import NB201_OPS
 
 NUM_NODES = 4
 # (target node, source node) per edge, in arch-string order.
@@ -40,7 +42,7 @@ class NB201Genotype:
     if not isinstance(self.ops, tuple) or len(self.ops) != NUM_EDGES:
       raise ValueError(f"ops must be a tuple of {NUM_EDGES} op names; got {self.ops!r}")
     for op in self.ops:
-      check_op(op, NB201_OPS)
+      checks.one_of("op", op, NB201_OPS)
 
   @classmethod
   def from_string(cls, arch_str):
@@ -113,3 +115,13 @@ def initial_mask():
   mask = np.ones((1, NUM_EDGES, len(NB201_OPS)), dtype=bool)
   mask[..., NB201_OPS.index("none")] = False
   return mask
+
+
+def built_ops_of(mask):
+  """Per edge, the names of the alive ops of a [1, 6, len(NB201_OPS)] mask.
+
+  The `built_ops` of the network holding exactly those ops: the physically pruned network of a
+  search mask, or a genotype's network (one op per edge) for `genotype.alive_mask()`.
+  """
+  mask = np.asarray(mask, dtype=bool).reshape(NUM_EDGES, len(NB201_OPS))
+  return [[op for op, alive in zip(NB201_OPS, row) if alive] for row in mask]

@@ -6,12 +6,20 @@ odd kernel, which is symmetric; explicit padding and a 'valid' convolution at st
 
 `ReLU`, `BatchNorm`, `AvgPool3x3` and the conv + BN pair of `ReLUConvBN` differentiate through
 `tenas_tf.spaces.pfor_gradients`, whose gradients vectorise well in the NTK's `tape.jacobian`.
-Reference: TENAS_SPEC.md section 1.
+
+The end of the module is NB201's op registry (`NB201_REGISTRY`, an `OpRegistry`: op name -> layer
+factory), the shape `darts_ops.DARTS_REGISTRY` shares.
+Reference: NAS-Bench-201 (Dong & Yang, ICLR 2020) section 2.1, its five candidate ops.
 """
+
+import dataclasses
+import types
+from typing import Callable, Mapping
 
 import tensorflow as tf
 import keras
 
+from tenas_tf import checks
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import pfor_gradients
 
@@ -78,11 +86,6 @@ class BatchNorm(keras.layers.BatchNormalization):
     return outputs
 
 
-def _check_positive_int(name, value):
-  if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-    raise ValueError(f"{name} must be a positive int; got {value!r}")
-
-
 class PreActivationConv(keras.layers.Layer):
   """Base of the pre-activation conv blocks: ReLU -> zero-pad -> the subclass's convs and BN.
 
@@ -131,12 +134,9 @@ class ReLUConvBN(PreActivationConv):
 
   def __init__(self, filters, kernel_size, strides=1, init="pytorch_default", **kwargs):
     super().__init__(**kwargs)
-    _check_positive_int("filters", filters)
-    _check_positive_int("kernel_size", kernel_size)
-    _check_positive_int("strides", strides)
-    self.filters = filters
-    self.kernel_size = kernel_size
-    self.strides = strides
+    self.filters = checks.integer("filters", filters, 1)
+    self.kernel_size = checks.integer("kernel_size", kernel_size, 1)
+    self.strides = checks.integer("strides", strides, 1)
     self.init = init_lib.check_init_scheme(init)
     same = strides == 1 and kernel_size % 2 == 1
     self._add_relu_and_pad(None if same else kernel_size // 2)
@@ -192,13 +192,12 @@ class StridedOp(keras.layers.Layer):
   (`strided_shape`). A subclass implements `call`, and may narrow the strides it accepts.
 
   Args:
-    strides: a positive int.
+    strides: an int >= 1.
   """
 
   def __init__(self, strides=1, **kwargs):
     super().__init__(**kwargs)
-    _check_positive_int("strides", strides)
-    self.strides = strides
+    self.strides = checks.integer("strides", strides, 1)
 
   def compute_output_shape(self, input_shape):
     return strided_shape(input_shape, self.strides)
@@ -254,7 +253,8 @@ class ResNetBlock(keras.layers.Layer):
   """NB201's reduction block between stages.
 
   ReLUConvBN 3x3 (stride 2) -> ReLUConvBN 3x3, plus a shortcut 2x2 average pool -> 1x1 conv
-  (no BN), summed. Reference: TENAS_DETAILS.md section 2.2.
+  (no BN), summed. Reference: NAS-Bench-201 (Dong & Yang, ICLR 2020) section 2.1 (the residual
+  block between stages).
 
   Args:
     filters: output channels (twice the input channels in NB201).
@@ -263,8 +263,7 @@ class ResNetBlock(keras.layers.Layer):
 
   def __init__(self, filters, init="pytorch_default", **kwargs):
     super().__init__(**kwargs)
-    _check_positive_int("filters", filters)
-    self.filters = filters
+    self.filters = checks.integer("filters", filters, 1)
     self.init = init_lib.check_init_scheme(init)
     self.conv_a = ReLUConvBN(filters, 3, 2, init, name="conv_a")
     self.conv_b = ReLUConvBN(filters, 3, 1, init, name="conv_b")
@@ -291,22 +290,51 @@ class ResNetBlock(keras.layers.Layer):
     return config
 
 
-NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+@dataclasses.dataclass(frozen=True)
+class OpRegistry:
+  """A search space's candidate ops: op name -> layer factory, in mask-column order.
+
+  The one registry shape of both spaces (`NB201_REGISTRY` here, `darts_ops.DARTS_REGISTRY`):
+  a `MixedEdge` builds its ops from its space's registry by name, so adding an op is one entry.
+
+  Attributes:
+    factories: op name -> (channels, strides, init, name) -> unbuilt Keras layer mapping
+      `channels` to `channels` at `strides`; the mapping's order is the mask's column order.
+    strides: the strides the space's edges take.
+
+  Example:
+    >>> NB201_REGISTRY.build("nor_conv_3x3", 16, 1, "pytorch_default", name="op")
+  """
+
+  factories: Mapping[str, Callable]
+  strides: tuple
+
+  @property
+  def names(self):
+    """The op names, in mask-column order."""
+    return tuple(self.factories)
+
+  def build(self, op, channels, strides=1, init="pytorch_default", name=None):
+    """The unbuilt layer of `op`; raises ValueError for an unknown op, stride or init."""
+    checks.one_of("op", op, self.names)
+    checks.one_of("strides", checks.integer("strides", strides, 1), self.strides)
+    init_lib.check_init_scheme(init)
+    return self.factories[op](channels, strides, init, name)
 
 
-def check_op(op, allowed):
-  if op not in allowed:
-    raise ValueError(f"op must be one of {tuple(allowed)}; got {op!r}")
-  return op
+def _nor_conv(kernel_size):
+  return lambda channels, strides, init, name: ReLUConvBN(channels, kernel_size, strides, init,
+                                                          name=name)
 
 
-def nb201_op(op, channels, init, name=None):
-  """Builds NB201 op `op` (stride 1, `channels` in and out)."""
-  check_op(op, NB201_OPS)
-  if op == "none":
-    return Zero(name=name)
-  if op == "skip_connect":
-    return Identity(name=name)
-  if op == "avg_pool_3x3":
-    return AvgPool3x3(1, name=name)
-  return ReLUConvBN(channels, 1 if op == "nor_conv_1x1" else 3, 1, init, name=name)
+# NB201's op registry; every edge has stride 1 (the ResNet blocks reduce).
+NB201_REGISTRY = OpRegistry(
+    factories=types.MappingProxyType({
+        "none": lambda channels, strides, init, name: Zero(name=name),
+        "skip_connect": lambda channels, strides, init, name: Identity(name=name),
+        "nor_conv_1x1": _nor_conv(1),
+        "nor_conv_3x3": _nor_conv(3),
+        "avg_pool_3x3": lambda channels, strides, init, name: AvgPool3x3(strides, name=name),
+    }),
+    strides=(1,))
+NB201_OPS = NB201_REGISTRY.names

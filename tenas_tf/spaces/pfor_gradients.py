@@ -8,7 +8,8 @@ gradients built from broadcasts, matrix products and convolutions only: few pass
 [cotangents, batch, H, W, C] tensors, which are what the NTK's time goes into. They equal
 TensorFlow's gradients up to float32 rounding; the layers of `tenas_tf.spaces.ops` call them.
 See `tenas_tf.spaces.depthwise` for the depthwise convolutions of the DARTS space.
-Reference: TENAS_SPEC.md section 3 (the NTK's Jacobian).
+Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample
+Jacobians).
 """
 
 import tensorflow as tf

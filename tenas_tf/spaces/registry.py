@@ -5,6 +5,7 @@ from typing import Callable
 
 import numpy as np
 
+from tenas_tf import checks
 from tenas_tf.spaces import darts
 from tenas_tf.spaces import darts_supernet
 from tenas_tf.spaces import nb201
@@ -48,7 +49,8 @@ class SearchSpace:
 
   @property
   def prunes_topology(self):
-    """Whether the search ends with the topology step (TENAS_DETAILS.md section 6.4)."""
+    """Whether the search ends with the topology step (TE-NAS, Chen et al., ICLR 2021, section 3.3:
+    in the DARTS space each node keeps its 2 best input edges)."""
     return bool(self.node_edges)
 
 
@@ -61,7 +63,7 @@ NB201 = SearchSpace(
         nb201_supernet.ntk_network(num_classes, input_shape, init, built_ops=built_ops)),
     linear_region_network=lambda num_classes, init, built_ops=None: (
         nb201_supernet.linear_region_network(num_classes, init, built_ops=built_ops)),
-    built_ops_of=nb201_supernet.built_ops_of,
+    built_ops_of=nb201.built_ops_of,
     genotype_of=nb201.NB201Genotype.from_mask,
     genotype_from_json=nb201.NB201Genotype.from_json,
 )
@@ -75,7 +77,7 @@ DARTS = SearchSpace(
         darts_supernet.ntk_network(num_classes, input_shape, init, built_ops=built_ops)),
     linear_region_network=lambda num_classes, init, built_ops=None: (
         darts_supernet.linear_region_network(num_classes, init, built_ops=built_ops)),
-    built_ops_of=darts_supernet.built_ops_of,
+    built_ops_of=darts.built_ops_of,
     genotype_of=darts.DartsGenotype.from_mask,
     genotype_from_json=darts.DartsGenotype.from_json,
     node_edges=darts.NODE_EDGES,
@@ -86,6 +88,4 @@ SPACES = {space.name: space for space in (NB201, DARTS)}
 
 def get_space(name):
   """The `SearchSpace` called `name`; raises ValueError naming the allowed spaces."""
-  if name not in SPACES:
-    raise ValueError(f"space must be one of {tuple(SPACES)}; got {name!r}")
-  return SPACES[name]
+  return SPACES[checks.one_of("space", name, tuple(SPACES))]

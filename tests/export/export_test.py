@@ -14,7 +14,7 @@ import numpy as np
 
 from tenas_tf import export
 from tenas_tf.data import dataset_info
-from tenas_tf.spaces.nb201_network import NB201Network
+from tenas_tf.spaces import NB201Network
 from tests import testing_utils
 
 ARCH = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from tenas_tf import export
 from tenas_tf.data import dataset_info
-from tenas_tf.spaces.nb201_network import NB201Network
+from tenas_tf.spaces import NB201Network
 from tests import testing_utils
 
 # pylint: disable=g-import-not-at-top

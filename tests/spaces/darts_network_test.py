@@ -1,9 +1,9 @@
-"""The discrete DARTS networks: the pruned supernet cell as oracle, shapes, drop-path, the
-auxiliary loss, file round trip, and parameter counts against DARTS' and TE-NAS' papers."""
+"""The DARTS networks of a genotype: the pruned supernet cell and the explicit DAG as oracles,
+shapes, drop-path, the auxiliary output and loss, file round trip, and parameter counts against
+DARTS' and TE-NAS' papers."""
 
 import os
 import tempfile
-import threading
 
 from absl.testing import absltest
 import keras
@@ -11,7 +11,6 @@ import numpy as np
 import tensorflow as tf
 
 from tenas_tf.spaces import darts
-from tenas_tf.spaces import darts_supernet
 from tenas_tf.spaces import AuxiliaryHead, DartsCell, DartsNetwork, DartsStem
 from tenas_tf.spaces import DartsGenotype, TENAS_CIFAR10, TENAS_IMAGENET
 from tests import testing_utils
@@ -45,9 +44,10 @@ def _tiny_net(**kwargs):
   return net
 
 
-def _auxiliary_logits(net):
-  """The auxiliary logits of `net`'s latest call in this thread (None: not training)."""
-  return net._auxiliary_logits[threading.get_ident()]  # pylint: disable=protected-access
+def _genotype_cell(channels, genotype, reduction=False, reduction_prev=False, **kwargs):
+  """The `DartsCell` of `genotype`'s cell type: exactly its op on each chosen edge."""
+  built = darts.built_ops_of(genotype.alive_mask())[1 if reduction else 0]
+  return DartsCell(channels, reduction, reduction_prev, built, **kwargs)
 
 
 def _count(variables):
@@ -56,7 +56,8 @@ def _count(variables):
 
 def _paper_count(genotype, channels, num_cells, num_classes, variant):
   """Trainable parameters of DARTS' evaluation network without its auxiliary head, counted
-  from the op definitions (TENAS_SPEC.md section 1; DARTS `model.py`), not from Keras."""
+  from the op definitions (DARTS paper section 3.1; its `operations.py`, `model.py`), not from
+  Keras."""
   bn = lambda c: 2 * c
   sep = lambda k, c: 2 * (k * k * c + c * c + bn(c))
   dil = lambda k, c: k * k * c + c * c + bn(c)
@@ -94,39 +95,70 @@ def _darts_count(net):
 
 class DartsCellTest(absltest.TestCase):
 
-  def test_equals_the_physically_pruned_supernet_cell(self):
-    mask = TINY.alive_mask()
-    built = darts_supernet.built_ops_of(mask)
+  def _inputs(self):
     x = [_images(3, 8, 0)[..., :2].repeat(4, -1), _images(3, 8, 1)[..., :2].repeat(6, -1)]
     x_reduced_prev = [_images(3, 16, 2)[..., :2].repeat(4, -1), x[1]]
-    for kind, reduction, reduction_prev, inputs in (("normal", False, False, x),
-                                                    ("reduce", True, True, x_reduced_prev)):
+    return (("normal", False, False, x), ("reduce", True, True, x_reduced_prev))
+
+  def test_equals_the_masked_supernet_cell(self):
+    # The cell with every op on every edge, masked to the genotype, against the genotype's cell
+    # (one op per chosen edge, no mask).
+    mask = TINY.alive_mask()
+    for kind, reduction, reduction_prev, inputs in self._inputs():
       row = darts.CELL_TYPES.index(kind)
-      cell = DartsCell(4, TINY, reduction, reduction_prev)
-      oracle = darts_supernet.DartsSearchCell(4, reduction, reduction_prev,
-                                              built_ops=built[row])
+      cell = _genotype_cell(4, TINY, reduction, reduction_prev, name="cell")
+      supernet_cell = DartsCell(4, reduction, reduction_prev, name="cell")
       alive = tf.constant(mask[row], tf.float32)
       cell(inputs)
-      oracle(inputs, alive)
-      testing_utils.randomise_bn_statistics(oracle)
-      testing_utils.copy_supernet_weights(oracle, cell)
+      supernet_cell(inputs, alive)
+      testing_utils.randomise_bn_statistics(supernet_cell)
+      self.assertEqual(testing_utils.copy_matching_weights(supernet_cell, cell),
+                       len(cell.variables))
       for training in (False, True):
         np.testing.assert_allclose(cell(inputs, training=training).numpy(),
-                                   oracle(inputs, alive, training=training).numpy(),
+                                   supernet_cell(inputs, alive, training=training).numpy(),
                                    **testing_utils.tolerance(np.float32), err_msg=kind)
 
+  def test_cell_is_the_genotype_dag(self):
+    """node k = op(2k)(state j) + op(2k+1)(state j'), the cell output their concatenation,
+    written out from the genotype's pairs with the cell's own layers."""
+    for kind, reduction, reduction_prev, inputs in self._inputs():
+      cell = _genotype_cell(4, TINY, reduction, reduction_prev)
+      cell(inputs)
+      testing_utils.randomise_bn_statistics(cell)
+      edges = {edge.name: edge for edge in cell.edges}
+      for training in (False, True):
+        states = [cell.preprocess0(inputs[0], training=training),
+                  cell.preprocess1(inputs[1], training=training)]
+        for node in range(4):
+          total = 0.0
+          for op, state in TINY.cell(kind)[2 * node:2 * node + 2]:
+            edge = edges[f"edge_{state}_to_{node + 2}"]
+            self.assertEqual(edge.built_ops, (op,))
+            total += edge.op_layers[0](states[state], training=training)
+          states.append(total)
+        np.testing.assert_allclose(cell(inputs, training=training).numpy(),
+                                   tf.concat(states[2:], -1).numpy(),
+                                   **testing_utils.tolerance(np.float32), err_msg=kind)
+      # The 6 edges the genotype does not choose build nothing.
+      self.assertEqual(sum(not edge.op_layers for edge in cell.edges), 6)
+
   def test_shapes_and_drop_path_on_every_op_but_identities(self):
-    normal = DartsCell(4, TINY, drop_path_rate=0.2)
+    def drops(cell):  # per genotype pair, whether its edge drops
+      edges = {edge.name: edge for edge in cell.edges}
+      return [edges[f"edge_{state}_to_{position // 2 + 2}"].drop_path is not None
+              for position, (_, state) in
+              enumerate(TINY.cell("reduce" if cell.reduction else "normal"))]
+    normal = _genotype_cell(4, TINY, drop_path_rate=0.2)
     self.assertEqual(normal([tf.zeros([2, 9, 9, 12]), tf.zeros([2, 9, 9, 12])]).shape,
                      (2, 9, 9, 16))
-    self.assertEqual([drop is None for drop in normal.drop_paths],
-                     [False, True, False, False, False, True, True, False])
-    reduce = DartsCell(6, TINY, reduction=True, reduction_prev=True, drop_path_rate=0.2)
+    self.assertEqual(drops(normal), [True, False, True, True, True, False, False, True])
+    reduce = _genotype_cell(6, TINY, reduction=True, reduction_prev=True, drop_path_rate=0.2)
     self.assertEqual(reduce([tf.zeros([2, 18, 18, 5]), tf.zeros([2, 9, 9, 7])]).shape,
                      (2, 5, 5, 24))
     # Strided skips (FactorizedReduce) are dropped; the skip on node 2 is an identity.
-    self.assertEqual([drop is None for drop in reduce.drop_paths], [False] * 7 + [True])
-    self.assertEqual(DartsCell(4, TINY).drop_paths, [None] * 8)
+    self.assertEqual(drops(reduce), [True] * 7 + [False])
+    self.assertEqual([edge.drop_path for edge in _genotype_cell(4, TINY).edges], [None] * 14)
 
 
 class DartsNetworkTest(absltest.TestCase):
@@ -148,13 +180,15 @@ class DartsNetworkTest(absltest.TestCase):
       shapes.append(tuple(s1.shape))
     self.assertEqual(shapes, [(2, 32, 32, 16), (2, 16, 16, 32), (2, 16, 16, 32), (2, 8, 8, 64),
                               (2, 8, 8, 64)])
-    self.assertEqual(net(x, training=True).shape, (2, 10))
-    self.assertEqual(_auxiliary_logits(net).shape, (2, 10))
+    main, auxiliary = net(x, training=True)  # the auxiliary logits: a second output in training
+    self.assertEqual((main.shape, auxiliary.shape), ((2, 10), (2, 10)))
     self.assertEqual(net.auxiliary_head.conv_wide.kernel.shape, (2, 2, 128, 768))
-    logits = net(x, training=False)
+    logits = net(x, training=False)  # inference: the main logits only
     self.assertEqual((logits.shape, logits.dtype), ((2, 10), tf.float32))
-    self.assertIsNone(_auxiliary_logits(net))
-    self.assertIsNone(_tiny_net(auxiliary_weight=0.0).auxiliary_head)
+    self.assertEqual(net.predict(x, verbose=0).shape, (2, 10))
+    headless = _tiny_net(auxiliary_weight=0.0)
+    self.assertIsNone(headless.auxiliary_head)
+    self.assertEqual(headless(x, training=True).shape, (2, 10))
 
   def test_imagenet_network_has_the_three_stride_two_stem_and_its_head(self):
     net = DartsNetwork(TINY, num_classes=7, channels=4, num_cells=3, variant="imagenet",
@@ -164,8 +198,7 @@ class DartsNetworkTest(absltest.TestCase):
     self.assertTrue(net.cell_layers[0].reduction_prev)  # stem0 is twice stem1's size
     x = np.zeros((1, 224, 224, 3), "float32")
     self.assertEqual([tuple(s.shape) for s in net.stem(x)], [(1, 56, 56, 4), (1, 28, 28, 4)])
-    self.assertEqual(net(x, training=True).shape, (1, 7))
-    self.assertEqual(_auxiliary_logits(net).shape, (1, 7))
+    self.assertEqual([logits.shape for logits in net(x, training=True)], [(1, 7), (1, 7)])
     self.assertEqual(net.auxiliary_head.pool.strides, (2, 2))
     self.assertIsNone(net.auxiliary_head.bn_wide)  # DARTS' ImageNet head has no BN there
 
@@ -177,23 +210,31 @@ class DartsNetworkTest(absltest.TestCase):
     testing_utils.copy_matching_weights(dropping, plain)
     np.testing.assert_array_equal(dropping(x, training=False).numpy(),
                                   plain(x, training=False).numpy())
-    self.assertFalse(np.allclose(dropping(x, training=True).numpy(),
-                                 plain(x, training=True).numpy()))
+    self.assertFalse(np.allclose(dropping(x, training=True)[0].numpy(),
+                                 plain(x, training=True)[0].numpy()))
 
   def test_training_loss_adds_the_weighted_auxiliary_loss_and_evaluation_does_not(self):
     net = _tiny_net(auxiliary_weight=0.4)
+    self.assertEqual(net.losses, [])  # no losses of its own: the compiled loss is all there is
     x = _images(8)
     y = keras.utils.to_categorical(np.arange(8) % 10, 10)
     loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
-    main = net(x, training=True)
-    auxiliary = _auxiliary_logits(net)
+    main, auxiliary = net(x, training=True)
     expected = float(loss(y, main)) + 0.4 * float(loss(y, auxiliary))
+    accuracy = float(np.mean(np.argmax(main, -1) == np.argmax(y, -1)))
     # Learning rate 0: the step leaves the weights unchanged (training mode normalises with the
     # batch's statistics, so the moving ones it updates do not matter).
-    net.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss, run_eagerly=True)
-    self.assertAlmostEqual(float(net.train_on_batch(x, y)), expected, places=5)
-    inference = float(loss(y, net(x, training=False)))
-    self.assertAlmostEqual(float(net.test_on_batch(x, y)), inference, places=5)
+    for run_eagerly in (True, False):
+      net.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss, run_eagerly=run_eagerly,
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+      logs = net.train_on_batch(x, y, return_dict=True)
+      self.assertAlmostEqual(logs["loss"], expected, places=5)
+      self.assertAlmostEqual(logs["accuracy"], accuracy)  # of the main logits
+      inference = net(x, training=False)
+      logs = net.test_on_batch(x, y, return_dict=True)
+      self.assertAlmostEqual(logs["loss"], float(loss(y, inference)), places=5)
+      self.assertAlmostEqual(logs["accuracy"],
+                             float(np.mean(np.argmax(inference, -1) == np.argmax(y, -1))))
 
   def test_keras_file_round_trip_is_bit_identical(self):
     net = _tiny_net(drop_path_rate=0.2, seed=7)
@@ -209,9 +250,10 @@ class DartsNetworkTest(absltest.TestCase):
     self.assertEqual([v.path for v in loaded.weights], [v.path for v in net.weights])
     for original, reloaded in zip(net.get_weights(), loaded.get_weights()):
       np.testing.assert_array_equal(original, reloaded)
-    for training in (False, True):
-      np.testing.assert_array_equal(loaded(x, training=training).numpy(),
-                                    net(x, training=training).numpy())
+    np.testing.assert_array_equal(loaded(x, training=False).numpy(),
+                                  net(x, training=False).numpy())
+    for reloaded, original in zip(loaded(x, training=True), net(x, training=True)):
+      np.testing.assert_array_equal(reloaded.numpy(), original.numpy())
 
   def test_parameter_counts_match_the_papers(self):
     """DARTS' convention: trainable parameters, auxiliary head excluded, in millions."""
@@ -219,10 +261,9 @@ class DartsNetworkTest(absltest.TestCase):
     # 3,349,342: DARTS' logs' "param size = 3.349342MB"), so it is DARTS' skeleton ...
     self.assertEqual(_paper_count(DARTS_V2, 36, 20, 10, "cifar"), 3_349_342)
     cases = [  # genotype, classes, variant, expected millions, why
-        (TENAS_IMAGENET, 1000, "imagenet", 5.4, "TE-NAS paper, TENAS_SPEC.md section 7"),
-        # TE-NAS reports 3.8M for its CIFAR-10 cell, but the genotype TENAS_SPEC.md section 7
-        # gives has 4.14M in DARTS' network; 3.8M would fit that cell with one sep conv fewer in
-        # its normal cell.
+        (TENAS_IMAGENET, 1000, "imagenet", 5.4, "TE-NAS paper, its ImageNet table"),
+        # TE-NAS reports 3.8M for its CIFAR-10 cell, but its published genotype has 4.14M in
+        # DARTS' network; 3.8M would fit that cell with one sep conv fewer in its normal cell.
         (TENAS_CIFAR10, 10, "cifar", 4.1, "measured; the paper says 3.8"),
     ]
     # ... and the Keras networks have exactly that count.
@@ -243,14 +284,14 @@ class DartsNetworkTest(absltest.TestCase):
       DartsStem(5, "imagenet")
     with self.assertRaisesRegex(ValueError, "auxiliary_weight must be a float >= 0; got -0.4"):
       DartsNetwork(TINY, auxiliary_weight=-0.4)
-    with self.assertRaisesRegex(ValueError, "num_cells must be a positive int; got 0"):
+    with self.assertRaisesRegex(ValueError, "num_cells must be an int >= 1; got 0"):
       DartsNetwork(TINY, num_cells=0)
     with self.assertRaisesRegex(ValueError, "normal pair 0: op must be one of"):
       DartsNetwork({**TINY.to_json(), "normal": [["conv", 0]] + TINY.to_json()["normal"][1:]})
     with self.assertRaisesRegex(ValueError, "auxiliary head's input map must be at least 8x8.*"
                                             "got 4x4: use larger images or auxiliary_weight=0"):
       DartsNetwork(TINY, channels=4, num_cells=5, auxiliary_weight=0.4).build((None, 16, 16, 3))
-    with self.assertRaisesRegex(ValueError, "num_classes must be a positive int; got 0"):
+    with self.assertRaisesRegex(ValueError, "num_classes must be an int >= 1; got 0"):
       AuxiliaryHead(0)
 
 

@@ -84,7 +84,7 @@ class DilConvTest(parameterized.TestCase, tf.test.TestCase):
     self.assertIsInstance(layer.relu, keras.layers.ReLU)
 
   @parameterized.named_parameters(
-      ("even_kernel", dict(filters=2, kernel_size=4), "kernel_size must be an odd"),
+      ("even_kernel", dict(filters=2, kernel_size=4), r"kernel_size must be an int >= 1 \(odd"),
       ("stride_3", dict(filters=2, kernel_size=3, strides=3), r"strides must be one of \(1, 2\)"),
       ("zero_dilation", dict(filters=2, kernel_size=3, dilation_rate=0), "dilation_rate"),
       ("zero_filters", dict(filters=0, kernel_size=3), "filters"))
@@ -142,7 +142,7 @@ class FactorizedReduceTest(parameterized.TestCase, tf.test.TestCase):
     self.assertAllClose(out[0, :, :, 1], odd)
 
   def test_odd_filters_are_rejected(self):
-    with self.assertRaisesRegex(ValueError, "filters must be a positive even int.*got 3"):
+    with self.assertRaisesRegex(ValueError, r"filters must be an int >= 2 \(even.*got 3"):
       darts_ops.FactorizedReduce(3)
 
 
@@ -161,7 +161,7 @@ class PoolTest(parameterized.TestCase, tf.test.TestCase):
   @parameterized.parameters(4, 5)
   def test_avg_pool_excludes_padding_at_stride_2(self, size):
     x = _random((2, size, size, 3), size)
-    out = darts_ops.darts_op("avg_pool_3x3", 3, strides=2)(x).numpy()
+    out = darts_ops.DARTS_REGISTRY.build("avg_pool_3x3", 3, strides=2)(x).numpy()
     self.assertAllClose(out, numpy_ops.avg_pool_exclude_pad(x.astype(np.float64), 2),
                         **testing_utils.tolerance(np.float32))
 
@@ -170,7 +170,7 @@ class OpRegistryTest(parameterized.TestCase, tf.test.TestCase):
 
   @parameterized.product(op=darts_ops.DARTS_OPS, stride=(1, 2), size=(5, 6))
   def test_every_op_maps_channels_to_channels_at_its_stride(self, op, stride, size):
-    layer = darts_ops.darts_op(op, 2, stride)
+    layer = darts_ops.DARTS_REGISTRY.build(op, 2, stride)
     x = _random((2, size, size, 2), size)
     out = layer(x, training=True) if op in _CONV_OPS or op == "skip_connect" else layer(x)
     side = (size - 1) // stride + 1
@@ -188,17 +188,17 @@ class OpRegistryTest(parameterized.TestCase, tf.test.TestCase):
                 "avg_pool_3x3": ops.AvgPool3x3, "max_pool_3x3": darts_ops.MaxPool3x3,
                 "sep_conv_5x5": darts_ops.SepConv, "dil_conv_3x3": darts_ops.DilConv}
     for op, layer_class in expected.items():
-      self.assertIs(type(darts_ops.darts_op(op, 2, stride)), layer_class, op)
+      self.assertIs(type(darts_ops.DARTS_REGISTRY.build(op, 2, stride)), layer_class, op)
 
   def test_dil_conv_kernel_and_dilation(self):
-    layer = darts_ops.darts_op("dil_conv_5x5", 2, 2)
+    layer = darts_ops.DARTS_REGISTRY.build("dil_conv_5x5", 2, 2)
     self.assertEqual((layer.kernel_size, layer.dilation_rate, layer.strides), (5, 2, 2))
 
   def test_bad_ops_and_strides_are_rejected(self):
     with self.assertRaisesRegex(ValueError, r"op must be one of \('none'.*got 'conv_3x3'"):
-      darts_ops.darts_op("conv_3x3", 2)
+      darts_ops.DARTS_REGISTRY.build("conv_3x3", 2)
     with self.assertRaisesRegex(ValueError, r"strides must be one of \(1, 2\); got 4"):
-      darts_ops.darts_op("max_pool_3x3", 2, strides=4)
+      darts_ops.DARTS_REGISTRY.build("max_pool_3x3", 2, strides=4)
 
 
 class OpConfigTest(parameterized.TestCase, tf.test.TestCase):

@@ -9,7 +9,7 @@ from tenas_tf import indicators
 from tenas_tf.spaces import darts
 from tenas_tf.spaces import darts_ops
 from tenas_tf.spaces import darts_supernet
-from tenas_tf.spaces import DARTS_OPS, TENAS_CIFAR10, TENAS_IMAGENET
+from tenas_tf.spaces import DARTS_OPS, TENAS_CIFAR10, TENAS_IMAGENET, DartsCell, MixedEdge
 from tests import testing_utils
 
 _SKIP, _SEP3, _DIL3, _AVG, _MAX = (DARTS_OPS.index(op) for op in (
@@ -48,13 +48,13 @@ _MASKS = (
 )
 
 
-class DartsMixedEdgeTest(parameterized.TestCase, tf.test.TestCase):
+class MixedEdgeTest(parameterized.TestCase, tf.test.TestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     cls.x = _random((2, 5, 5, 2), 0)
-    cls.edges = {stride: darts_supernet.DartsMixedEdge(2, stride, name=f"edge_{stride}")
+    cls.edges = {stride: MixedEdge(2, stride, "darts", name=f"edge_{stride}")
                  for stride in (1, 2)}
     for edge in cls.edges.values():
       edge(cls.x, _alive(*range(8)), training=False)
@@ -89,19 +89,21 @@ class DartsMixedEdgeTest(parameterized.TestCase, tf.test.TestCase):
     self.assertAllEqual(self._call(stride, skip=skip), np.zeros((2, side, side, 2)))
 
   def test_edge_without_built_ops_outputs_strided_zeros(self):
-    edge = darts_supernet.DartsMixedEdge(2, 2, built_ops=[])
+    edge = MixedEdge(2, 2, "darts", built_ops=[])
     self.assertAllEqual(edge(self.x, _alive(), training=True), np.zeros((2, 3, 3, 2)))
 
   def test_unknown_built_op_is_rejected(self):
-    with self.assertRaisesRegex(ValueError, "'conv_3x3'"):
-      darts_supernet.DartsMixedEdge(2, built_ops=["conv_3x3"])
+    with self.assertRaisesRegex(ValueError, r"op must be one of \('none'.*got 'conv_3x3'"):
+      MixedEdge(2, space="darts", built_ops=["conv_3x3"])
+    with self.assertRaisesRegex(ValueError, r"strides must be one of \(1, 2\); got 3"):
+      MixedEdge(2, 3, "darts")
 
 
-class DartsSearchCellTest(tf.test.TestCase):
+class DartsCellTest(tf.test.TestCase):
 
   def test_all_skip_normal_cell_closed_form(self):
     # With s = p0 + p1: node0 = s, node1 = s + node0 = 2s, node2 = 4s, node3 = 8s.
-    cell = darts_supernet.DartsSearchCell(2)
+    cell = DartsCell(2)
     s0, s1 = _random((2, 4, 4, 3), 1), _random((2, 4, 4, 5), 2)
     alive = np.zeros((14, 8), np.float32)
     alive[:, _SKIP] = 1.0
@@ -112,7 +114,7 @@ class DartsSearchCellTest(tf.test.TestCase):
 
   def test_reduction_cell_shapes(self):
     # After a reduction, s0 is twice s1's size: preprocess0 is then a FactorizedReduce.
-    cell = darts_supernet.DartsSearchCell(4, reduction=True, reduction_prev=True)
+    cell = DartsCell(4, reduction=True, reduction_prev=True)
     s0, s1 = _random((2, 14, 14, 3), 3), _random((2, 7, 7, 6), 4)
     out = cell([s0, s1], tf.constant(darts.initial_mask()[1].astype(np.float32)), training=True)
     self.assertEqual(tuple(out.shape), (2, 4, 4, 16))
@@ -123,7 +125,7 @@ class DartsSearchCellTest(tf.test.TestCase):
 
   def test_built_ops_must_list_14_edges(self):
     with self.assertRaisesRegex(ValueError, "14 edges; got 13"):
-      darts_supernet.DartsSearchCell(2, built_ops=[["skip_connect"]] * 13)
+      DartsCell(2, built_ops=[["skip_connect"]] * 13)
 
 
 def _parameters(variables):
@@ -136,7 +138,7 @@ class SetAliveTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.pruned = darts_supernet.linear_region_network(
-        10, built_ops=darts_supernet.built_ops_of(TENAS_CIFAR10.alive_mask()))
+        10, built_ops=darts.built_ops_of(TENAS_CIFAR10.alive_mask()))
 
   def test_wrong_shape_is_rejected_naming_it(self):
     with self.assertRaisesRegex(ValueError, r"\(2, 14, 8\)"):
@@ -178,7 +180,7 @@ class NtkSupernetTest(parameterized.TestCase, tf.test.TestCase):
     mask = make_mask()
     self.supernet.set_alive(mask)
     pruned = testing_utils.pruned_copy(self, self.supernet, darts_supernet.ntk_network, mask,
-                                       darts_supernet.built_ops_of, input_shape=_NTK_INPUT)
+                                       darts.built_ops_of, input_shape=_NTK_INPUT)
     self.assertAllClose(pruned(self.images, training=True),
                         self.supernet(self.images, training=True),
                         **testing_utils.tolerance(np.float32))
@@ -221,7 +223,7 @@ class ThinSupernetTest(parameterized.TestCase, tf.test.TestCase):
     mask = make_mask()
     self.supernet.set_alive(mask)
     pruned = testing_utils.pruned_copy(self, self.supernet, darts_supernet.linear_region_network,
-                                       mask, darts_supernet.built_ops_of)
+                                       mask, darts.built_ops_of)
     masked = testing_utils.drop_constant_columns(
         indicators.relu_sign_patterns(self.supernet, self.samples))
     physical = indicators.relu_sign_patterns(pruned, self.samples)
@@ -254,22 +256,22 @@ class JacobianTest(tf.test.TestCase):
 class SupernetConfigTest(parameterized.TestCase, tf.test.TestCase):
 
   def test_mixed_edge(self):
-    edge = darts_supernet.DartsMixedEdge(2, 2, built_ops=["skip_connect", "sep_conv_3x3"],
-                                         init="kaiming_normal", name="edge")
+    edge = MixedEdge(2, 2, "darts", built_ops=["skip_connect", "sep_conv_3x3"],
+                     init="kaiming_normal", name="edge")
     alive = _alive(_SKIP, _SEP3)
     testing_utils.assert_clones_match(self, edge, _random((2, 5, 5, 2), 5),
                                       lambda layer, v: layer(v, alive, training=True))
 
   def test_search_cell(self):
-    built = darts_supernet.built_ops_of(TENAS_IMAGENET.alive_mask())[1]
-    cell = darts_supernet.DartsSearchCell(2, reduction=True, built_ops=built, name="cell")
+    built = darts.built_ops_of(TENAS_IMAGENET.alive_mask())[1]
+    cell = DartsCell(2, reduction=True, built_ops=built, name="cell")
     alive = tf.constant(TENAS_IMAGENET.alive_mask()[1].astype(np.float32))
     testing_utils.assert_clones_match(self, cell,
                                       [_random((2, 6, 6, 3), 6), _random((2, 6, 6, 3), 7)],
                                       lambda layer, v: layer(v, alive, training=True))
 
   def test_search_network(self):
-    built = darts_supernet.built_ops_of(TENAS_CIFAR10.alive_mask())
+    built = darts.built_ops_of(TENAS_CIFAR10.alive_mask())
     net = darts_supernet.DartsSearchNetwork(
         2, 5, cells=("reduce", "normal"), stem_multiplier=3, built_ops=built,
         init="kaiming_normal", name="net")

@@ -190,9 +190,17 @@ class MaskTest(parameterized.TestCase, tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, r"normal node 2 has 3: \['2<-0', '2<-1', '2<-2'\]"):
       DartsGenotype.from_mask(three_inputs)
 
+  def test_built_ops_of(self):
+    built = darts.built_ops_of(TENAS_CIFAR10.alive_mask())
+    for cell, cell_type in zip(built, darts.CELL_TYPES):
+      chosen = {darts.edge_index(position // 2, state): [op]
+                for position, (op, state) in enumerate(TENAS_CIFAR10.cell(cell_type))}
+      self.assertEqual(cell, [chosen.get(edge, []) for edge in range(14)])
+    self.assertEqual(darts.built_ops_of(darts.initial_mask()), [[list(DARTS_OPS[1:])] * 14] * 2)
+
   @parameterized.named_parameters(("cifar10", TENAS_CIFAR10), ("imagenet", TENAS_IMAGENET))
   def test_published_genotypes_build(self, genotype):
-    built = darts_supernet.built_ops_of(genotype.alive_mask())
+    built = darts.built_ops_of(genotype.alive_mask())
     net = darts_supernet.linear_region_network(10, built_ops=built)
     self.assertEqual(sum(len(ops) for cell in built for ops in cell), 16)
     logits = net(np.random.default_rng(0).normal(size=(4, 3, 3, 1)).astype(np.float32),

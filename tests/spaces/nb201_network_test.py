@@ -1,4 +1,5 @@
-"""The discrete NB201 network: file round trip, the pruned supernet as oracle, drop-path, errors."""
+"""The NB201 network of a genotype: file round trip, the pruned supernet and the explicit DAG as
+oracles, drop-path, errors."""
 
 import os
 import tempfile
@@ -9,8 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tenas_tf.spaces import nb201
-from tenas_tf.spaces import nb201_supernet
-from tenas_tf.spaces.nb201_network import DropPath, NB201Cell, NB201Network
+from tenas_tf.spaces import DropPath, NB201Cell, NB201Network, NB201SearchNetwork
 from tests import testing_utils
 
 ARCH = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"
@@ -26,6 +26,12 @@ def _small_net(arch=ARCH, **kwargs):
   net = NB201Network(arch, num_classes=10, channels=4, cells_per_stage=1, **kwargs)
   net.build((None, 32, 32, 3))
   return net
+
+
+def _genotype_cell(arch, channels=4, **kwargs):
+  """The `NB201Cell` of genotype `arch`: exactly its op on each edge."""
+  built = nb201.built_ops_of(nb201.NB201Genotype.from_string(arch).alive_mask())
+  return NB201Cell(channels, built, **kwargs)
 
 
 class NB201NetworkTest(absltest.TestCase):
@@ -57,25 +63,44 @@ class NB201NetworkTest(absltest.TestCase):
 
   def test_equals_the_physically_pruned_supernet(self):
     genotype = nb201.NB201Genotype.from_string(ARCH)
-    supernet = nb201_supernet.NB201SearchNetwork(
-        4, 1, 10, built_ops=nb201_supernet.built_ops_of(genotype.alive_mask()))
+    supernet = NB201SearchNetwork(4, 1, 10, built_ops=nb201.built_ops_of(genotype.alive_mask()),
+                                  name="net")
     supernet(_images(2))
     supernet.set_alive(genotype.alive_mask())
-    net = _small_net()
+    net = _small_net(name="net")
     testing_utils.randomise_bn_statistics(supernet)
-    testing_utils.copy_supernet_weights(supernet, net)
+    # Same layers, same paths: every variable of the network is one of the supernet's.
+    self.assertEqual(testing_utils.copy_matching_weights(supernet, net), len(net.variables))
     x = _images()
     for training in (False, True):
       np.testing.assert_allclose(net(x, training=training).numpy(),
                                  supernet(x, training=training).numpy(),
                                  **testing_utils.tolerance(np.float32))
 
-  def test_none_edges_build_nothing_and_a_dead_cell_outputs_zeros(self):
-    cell = NB201Cell(4, ARCH)
+  def test_cell_is_the_genotype_dag(self):
+    """node1 = o01(x), node2 = o02(x) + o12(node1), node3 = o03(x) + o13(node1) + o23(node2),
+    written out from NB201's definition with the cell's own op layers."""
+    cell = _genotype_cell(ARCH)
+    x = _images(2, 8)[..., :1].repeat(4, -1)
+    cell(x)
+    testing_utils.randomise_bn_statistics(cell)
+    self.assertEqual([edge.built_ops for edge in cell.edges],
+                     [(op,) for op in nb201.NB201Genotype.from_string(ARCH).ops])
+    op = {edge.name: edge.op_layers[0] for edge in cell.edges}
+    for training in (False, True):
+      run = lambda name, v: op[name](v, training=training)  # pylint: disable=cell-var-from-loop
+      node1 = run("edge_0_to_1", x)
+      node2 = run("edge_0_to_2", x) + run("edge_1_to_2", node1)
+      node3 = run("edge_0_to_3", x) + run("edge_1_to_3", node1) + run("edge_2_to_3", node2)
+      np.testing.assert_allclose(cell(x, training=training).numpy(), node3.numpy(),
+                                 **testing_utils.tolerance(np.float32))
+
+  def test_none_edges_have_no_weights_and_a_dead_cell_outputs_zeros(self):
+    cell = _genotype_cell(ARCH)
     cell.build((None, 8, 8, 4))
     names = sorted({v.path.split("/")[1] for v in cell.weights})
     self.assertEqual(names, ["edge_0_to_1", "edge_1_to_3", "edge_2_to_3"])  # convolutions only
-    dead = NB201Cell(4, DEAD_ARCH)
+    dead = _genotype_cell(DEAD_ARCH)
     out = dead(np.ones((2, 8, 8, 4), "float32"), training=True)
     np.testing.assert_array_equal(out.numpy(), np.zeros((2, 8, 8, 4)))
 
@@ -95,15 +120,19 @@ class NB201NetworkTest(absltest.TestCase):
     twin = DropPath(0.5, seed=3)
     np.testing.assert_array_equal(twin(x, training=True).numpy(), out)
 
-  def test_drop_path_skips_identity_edges(self):
-    cell = NB201Cell(4, ARCH, drop_path_rate=0.3)
-    self.assertEqual(sorted(cell.drop_paths),
-                     ["0_to_1", "0_to_3", "1_to_3", "2_to_3"])  # not skip_connect 1_to_2
+  def test_drop_path_skips_identity_and_none_edges(self):
+    cell = _genotype_cell(ARCH, drop_path_rate=0.3, seed=2)
+    dropping = [edge.name for edge in cell.edges if edge.drop_path is not None]
+    # Not `none` 0_to_2, not skip_connect 1_to_2.
+    self.assertEqual(dropping, ["edge_0_to_1", "edge_0_to_3", "edge_1_to_3", "edge_2_to_3"])
+    self.assertEqual([cell.edges[k].drop_path.seed for k in (0, 3, 4, 5)],
+                     [2 * 16 + k for k in (0, 3, 4, 5)])
+    self.assertEqual([edge.drop_path for edge in _genotype_cell(ARCH).edges], [None] * 6)
 
   def test_bad_arguments_are_refused_with_the_value(self):
     with self.assertRaisesRegex(ValueError, "unknown op 'conv3x3'"):
       NB201Network("|conv3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|")
-    with self.assertRaisesRegex(ValueError, "channels must be a positive int; got 0"):
+    with self.assertRaisesRegex(ValueError, "channels must be an int >= 1; got 0"):
       NB201Network(ARCH, channels=0)
     with self.assertRaisesRegex(ValueError, r"drop_path_rate must be a float in \[0, 1\); got 1.0"):
       NB201Network(ARCH, drop_path_rate=1.0)

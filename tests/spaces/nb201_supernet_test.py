@@ -95,24 +95,57 @@ class MixedEdgeTest(parameterized.TestCase, tf.test.TestCase):
                         self.edge(self.x, tf.constant(alive), training=True),
                         **testing_utils.tolerance(np.float32))
 
-  def test_unknown_built_op_is_rejected(self):
-    with self.assertRaisesRegex(ValueError, "'conv3x3'"):
+  def test_without_a_mask_every_built_op_is_alive(self):
+    alive = np.zeros(5, np.float32)
+    alive[[_SKIP, _POOL]] = 1.0
+    pair = spaces.MixedEdge(3, built_ops=["skip_connect", "avg_pool_3x3"])
+    self.assertAllClose(pair(self.x, training=False), (self.x + self.pool) / 2.0)
+    self.assertAllClose(pair(self.x, training=False),
+                        pair(self.x, tf.constant(alive), training=False))
+    self.assertAllEqual(spaces.MixedEdge(3, built_ops=["avg_pool_3x3"])(self.x), self.pool)
+    self.assertAllEqual(spaces.MixedEdge(3, built_ops=[])(self.x), np.zeros_like(self.x))
+
+  def test_drop_path_drops_whole_samples_of_the_edge_output_in_training_only(self):
+    x = np.random.default_rng(6).uniform(1.0, 2.0, size=(64, 5, 5, 3)).astype(np.float32)
+    edge = spaces.MixedEdge(3, built_ops=["avg_pool_3x3"], drop_path_rate=0.5, seed=4)
+    pool = ops.AvgPool3x3(1)(x).numpy()
+    self.assertAllEqual(edge(x, training=False), pool)
+    out = edge(x, training=True).numpy()
+    dropped = np.all(out == 0, axis=(1, 2, 3))
+    self.assertAllClose(out[~dropped], pool[~dropped] / 0.5)
+    self.assertBetween(dropped.mean(), 0.25, 0.75)
+    # An identity or a zero is never dropped: no DropPath at all.
+    for op in ("skip_connect", "none"):
+      self.assertIsNone(spaces.MixedEdge(3, built_ops=[op], drop_path_rate=0.5).drop_path)
+
+  def test_bad_arguments_are_rejected(self):
+    with self.assertRaisesRegex(ValueError, r"op must be one of \('none', .*got 'conv3x3'"):
       spaces.MixedEdge(3, built_ops=["conv3x3"])
+    with self.assertRaisesRegex(ValueError, r"space must be one of \('nb201', 'darts'\); "
+                                            "got 'nasbench101'"):
+      spaces.MixedEdge(3, space="nasbench101")
+    with self.assertRaisesRegex(ValueError, r"strides must be one of \(1,\); got 2"):
+      spaces.MixedEdge(3, strides=2)
+    with self.assertRaisesRegex(ValueError, "channels must be an int >= 1; got 0"):
+      spaces.MixedEdge(0)
+    with self.assertRaisesRegex(ValueError, r"drop_path_rate must be a float in \[0, 1\); "
+                                            "got 1.0"):
+      spaces.MixedEdge(3, drop_path_rate=1.0)
 
 
-class NB201SearchCellTest(tf.test.TestCase):
+class NB201CellTest(tf.test.TestCase):
 
   def test_all_skip_cell_closed_form(self):
     # node1 = x, node2 = x + node1 = 2x, node3 = x + node1 + node2 = 4x.
     x = np.random.default_rng(1).normal(size=(2, 4, 4, 3)).astype(np.float32)
-    cell = spaces.NB201SearchCell(3)
+    cell = spaces.NB201Cell(3)
     alive = np.zeros((6, 5), np.float32)
     alive[:, _SKIP] = 1.0
     self.assertAllClose(cell(x, tf.constant(alive), training=True), 4.0 * x)
 
   def test_only_edge_3_0_pooled(self):
     x = np.random.default_rng(2).normal(size=(2, 4, 4, 3)).astype(np.float32)
-    cell = spaces.NB201SearchCell(3)
+    cell = spaces.NB201Cell(3)
     alive = np.zeros((6, 5), np.float32)
     alive[:, 0] = 1.0   # none everywhere ...
     alive[3] = 0.0
@@ -121,7 +154,7 @@ class NB201SearchCellTest(tf.test.TestCase):
 
   def test_built_ops_must_list_six_edges(self):
     with self.assertRaisesRegex(ValueError, "6"):
-      spaces.NB201SearchCell(3, built_ops=[["skip_connect"]] * 5)
+      spaces.NB201Cell(3, built_ops=[["skip_connect"]] * 5)
 
 
 class SetAliveTest(tf.test.TestCase):
@@ -232,11 +265,11 @@ class SupernetConfigTest(parameterized.TestCase, tf.test.TestCase):
                                       lambda layer, v: layer(v, alive, training=True))
     config = edge.get_config()
     self.assertEqual(list(config["built_ops"]), ["skip_connect", "nor_conv_1x1"])
-    self.assertEqual(list(config["ops"]), list(_OPS))
+    self.assertEqual(config["space"], "nb201")
 
   def test_search_cell(self):
     built = spaces.built_ops_of(_second_round_mask())
-    cell = spaces.NB201SearchCell(2, built_ops=built, name="cell")
+    cell = spaces.NB201Cell(2, built_ops=built, name="cell")
     alive = tf.constant(_second_round_mask()[0].astype(np.float32))
     x = np.random.default_rng(4).normal(size=(2, 4, 4, 2)).astype(np.float32)
     testing_utils.assert_clones_match(self, cell, x,

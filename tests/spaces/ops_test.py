@@ -119,7 +119,7 @@ class OpRegistryTest(parameterized.TestCase, tf.test.TestCase):
 
   @parameterized.parameters(*ops.NB201_OPS)
   def test_every_op_keeps_shape(self, op):
-    layer = ops.nb201_op(op, 3, "pytorch_default")
+    layer = ops.NB201_REGISTRY.build(op, 3, 1, "pytorch_default")
     x = np.random.default_rng(4).normal(size=(2, 5, 5, 3)).astype(np.float32)
     out = layer(x, training=True) if op.startswith("nor_conv") else layer(x)
     self.assertEqual(tuple(out.shape), x.shape)
@@ -129,8 +129,14 @@ class OpRegistryTest(parameterized.TestCase, tf.test.TestCase):
       self.assertAllEqual(out, x)
 
   def test_unknown_op_is_rejected_naming_it(self):
-    with self.assertRaisesRegex(ValueError, "'conv3x3'"):
-      ops.nb201_op("conv3x3", 3, "pytorch_default")
+    with self.assertRaisesRegex(ValueError, r"op must be one of \('none', .*got 'conv3x3'"):
+      ops.NB201_REGISTRY.build("conv3x3", 3, 1, "pytorch_default")
+    with self.assertRaisesRegex(ValueError, r"strides must be one of \(1,\); got 2"):
+      ops.NB201_REGISTRY.build("skip_connect", 3, 2, "pytorch_default")
+
+  def test_names_are_the_nb201_ops_in_mask_column_order(self):
+    self.assertEqual(ops.NB201_OPS, ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                                     "avg_pool_3x3"))
 
 
 def _clones(layer):
