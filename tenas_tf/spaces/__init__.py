@@ -29,3 +29,6 @@ from tenas_tf.spaces.nb201_supernet import ntk_network
 from tenas_tf.spaces.ops import NB201_OPS
 from tenas_tf.spaces.ops import NB201_REGISTRY
 from tenas_tf.spaces.ops import OpRegistry
+from tenas_tf.spaces.registry import SPACES
+from tenas_tf.spaces.registry import SearchSpace
+from tenas_tf.spaces.registry import get_space
