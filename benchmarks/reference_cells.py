@@ -21,7 +21,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from tenas_tf.analysis import evaluation
+from tenas_tf.experiments import evaluation
 
 _SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 _TABLE = flags.DEFINE_string("nb201_table", str(_SHARED / "nb201" / "nb201_accuracies.csv"),

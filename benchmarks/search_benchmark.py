@@ -17,8 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from tenas_tf import data as data_lib
+from tenas_tf import experiments
 from tenas_tf import search
-from tenas_tf.analysis import nb201_table
+from tenas_tf.experiments import nb201_table
 
 _SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Search seeds.")
@@ -40,13 +41,13 @@ def main(argv):
   rows = []
   for mode in _MODES.value:
     for seed in map(int, _SEEDS.value):
-      config = search.SearchConfig(
+      config = experiments.SearchConfig(
           space="nb201", dataset="cifar10", data_source="npz:" + ",".join(_NPZ.value),
           batch_size=72, lr_batch_size=1000,
           settings=search.PruneSettings(seed=seed, common_batches=(mode == "common")))
       run_dir = os.path.join(_OUT_DIR.value, f"{mode}_seed{seed}")
       start = time.time()
-      result = search.run(config, images, run_dir, accuracies=accuracies)
+      result = experiments.run_search(config, images, run_dir, accuracies=accuracies)
       wall = time.time() - start
       acc = result.get("accuracies") or {}
       rows.append((mode, seed, result["seconds"], wall, result["genotype"], acc.get("cifar10"),

@@ -18,8 +18,8 @@ from absl import flags
 import keras
 import numpy as np
 
+from tenas_tf import data
 from tenas_tf import train
-from tenas_tf.data import dataset_info
 
 _SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar"
 _GENOTYPE = flags.DEFINE_string(
@@ -47,12 +47,12 @@ class _StepTimes(keras.callbacks.Callback):
 def _examples():
   files = [_SHARED / f"cifar10_train_{part}.npz" for part in ("0000-0999", "1000-1999")]
   if all(path.exists() for path in files):
-    return train.npz_examples([str(p) for p in files], 10), "real CIFAR-10 (2,000 images)"
-  return train.synthetic_examples(2000, 32, 10, 0), "random images"
+    return data.npz_examples([str(p) for p in files], 10), "real CIFAR-10 (2,000 images)"
+  return data.synthetic_examples(2000, 32, 10, 0), "random images"
 
 
 def _images_per_second(examples):
-  info = dataset_info("cifar10")
+  info = data.dataset_info("cifar10")
   steps = _WARMUP.value + _STEPS.value
   model = train.build_network(train.parse_genotype("nb201", _GENOTYPE.value), 10, 32,
                               channels=_CHANNELS.value, cells_per_stage=_CELLS.value)
@@ -60,7 +60,7 @@ def _images_per_second(examples):
   model.compile(optimizer=train.PyTorchSGD(schedule, momentum=0.9, nesterov=True, l2=5e-4),
                 loss=keras.losses.CategoricalCrossentropy(from_logits=True),
                 metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-  batches = train.train_batches(*examples, info, _BATCH_SIZE.value, seed=0, cutout=16)
+  batches = data.train_batches(*examples, info, _BATCH_SIZE.value, seed=0, cutout=16)
   timer = _StepTimes()
   model.fit(batches, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0,
             shuffle=False)

@@ -27,16 +27,17 @@ import sys
 from absl import app
 import tensorflow as tf
 
+from tenas_tf import experiments
 from tenas_tf import search
-from tenas_tf.analysis import evaluation
-from tenas_tf.analysis import nb201_table
-from tenas_tf.analysis import score_table
-from tenas_tf.analysis import seed_study
+from tenas_tf.experiments import evaluation
+from tenas_tf.experiments import nb201_table
+from tenas_tf.experiments import score_table
+from tenas_tf.experiments import seed_study
 from tenas_tf.launch import _cli
 from tenas_tf.launch import _data
 from tenas_tf.launch import flags as tenas_flags
-from tenas_tf.search import run_files
-from tenas_tf.spaces import registry
+from tenas_tf.experiments import run_files
+from tenas_tf import spaces
 
 
 def _load_images():
@@ -113,7 +114,7 @@ def _seeds():
       lr_batches_per_count=tenas_flags.LR_BATCHES.value,
       common_batches=tenas_flags.COMMON_BATCHES.value, init=tenas_flags.INIT.value,
       seed=seeds[0])
-  config = search.SearchConfig(
+  config = experiments.SearchConfig(
       space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
       data_source=_data.data_source(), batch_size=tenas_flags.BATCH_SIZE.value,
       lr_batch_size=tenas_flags.LR_BATCH_SIZE.value, settings=settings)
@@ -136,7 +137,7 @@ def _score():
     raise ValueError(f"--mode=score needs --archs, a CSV file with a "
                      f"{score_table.GENOTYPE_COLUMNS[config.space]!r} column")
   genotypes, names = score_table.load_genotypes(tenas_flags.ARCHS.value,
-                                                registry.get_space(config.space))
+                                                spaces.get_space(config.space))
   run_dir = tenas_flags.RUN_DIR.value
   _write_flags(run_dir)
   images = _load_images()

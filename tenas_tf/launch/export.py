@@ -19,12 +19,12 @@ import os
 from absl import app
 from absl import logging
 
+from tenas_tf import data as data_lib
 from tenas_tf import export as export_lib
 from tenas_tf import train as train_lib
-from tenas_tf.data import datasets as datasets_lib
 from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
-from tenas_tf.search import run_files
+from tenas_tf.experiments import run_files
 
 # What a run directory holds, by the binary that wrote it.
 _TRAINED_MODEL = train_lib.MODEL_FILE
@@ -33,11 +33,11 @@ _SEARCH_RESULT = "result.json"
 
 
 def _image_size(dataset):
-  return tenas_flags.IMAGE_SIZE.value or datasets_lib.dataset_info(dataset).image_size
+  return tenas_flags.IMAGE_SIZE.value or data_lib.dataset_info(dataset).image_size
 
 
 def _untrained(space, genotype, dataset):
-  info = datasets_lib.dataset_info(dataset)
+  info = data_lib.dataset_info(dataset)
   options = train_lib.network_options(space, dataset, dict(
       channels=tenas_flags.CHANNELS.value, cells_per_stage=tenas_flags.CELLS_PER_STAGE.value,
       num_cells=tenas_flags.NUM_CELLS.value, auxiliary_weight=0.0, drop_path_rate=0.0))
@@ -67,7 +67,7 @@ def _source(run_dir):
       logging.warning("%s has no result.json: the training run is unfinished; exporting the "
                       "model of its latest epoch", run_dir)
     dataset = config["dataset"]
-    image_size = config.get("image_size") or datasets_lib.dataset_info(dataset).image_size
+    image_size = config.get("image_size") or data_lib.dataset_info(dataset).image_size
     return (export_lib.load_keras_model(model_path), dataset, image_size,
             f"trained model {model_path}", True)
   result_path = os.path.join(run_dir, _SEARCH_RESULT)
@@ -98,7 +98,7 @@ def _export():
     raise ValueError(f"--export_base must name the export folder; got {export_base!r}")
   export_lib.check_model_name(tenas_flags.MODEL_NAME.value)
   model, dataset, image_size, description, trained = _source(run_dir)
-  info = datasets_lib.dataset_info(dataset)
+  info = data_lib.dataset_info(dataset)
   paths = export_lib.export_model(
       model, export_base, tenas_flags.MODEL_NAME.value, image_size=image_size,
       mean=info.mean, std=info.std, version=tenas_flags.VERSION.value,

@@ -21,13 +21,14 @@ import sys
 from absl import app
 import tensorflow as tf
 
+from tenas_tf import experiments
 from tenas_tf import search
-from tenas_tf.analysis import nb201_table
+from tenas_tf.experiments import nb201_table
 from tenas_tf.launch import _cli
 from tenas_tf.launch import _data
 from tenas_tf.launch import flags as tenas_flags
-from tenas_tf.search import run_files
-from tenas_tf.spaces import registry
+from tenas_tf.experiments import run_files
+from tenas_tf import spaces
 
 
 def _config_from_flags():
@@ -36,7 +37,7 @@ def _config_from_flags():
       lr_batches_per_count=tenas_flags.LR_BATCHES.value,
       common_batches=tenas_flags.COMMON_BATCHES.value, init=tenas_flags.INIT.value,
       seed=tenas_flags.SEED.value)
-  return search.SearchConfig(
+  return experiments.SearchConfig(
       space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
       data_source=_data.data_source(),
       batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
@@ -63,9 +64,9 @@ def _search():
     tf.config.experimental.enable_op_determinism()
   run_files.write_atomic(os.path.join(run_dir, "search.flags"),
                          tenas_flags.flagfile_text(tenas_flags.SEARCH_FLAGS))
-  result = search.run(config, images, run_dir, accuracies=accuracies, progress=_print_progress)
+  result = experiments.run_search(config, images, run_dir, accuracies=accuracies, progress=_print_progress)
   # The NB201 arch string, or DARTS' text form Genotype(normal=[...], ...).
-  print(f"genotype: {registry.get_space(config.space).genotype_from_json(result['genotype'])}")
+  print(f"genotype: {spaces.get_space(config.space).genotype_from_json(result['genotype'])}")
   print(f"search seconds: {result['seconds']:.1f}")
   if result.get("accuracies"):
     print("NB201 test accuracies: " + json.dumps(result["accuracies"]))

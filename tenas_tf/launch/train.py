@@ -23,7 +23,7 @@ from tenas_tf.data import datasets as datasets_lib
 from tenas_tf.data import imagenet as imagenet_lib
 from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
-from tenas_tf.search import run_files
+from tenas_tf.experiments import run_files
 
 CONFIG_FILE = "train_config.json"
 RESULT_FILE = "result.json"

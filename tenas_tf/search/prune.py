@@ -14,10 +14,12 @@ import time
 
 import numpy as np
 
+from tenas_tf import checks
 from tenas_tf import indicators
 from tenas_tf.search import ranking
+from tenas_tf.search import scoring
 from tenas_tf.search import topology
-from tenas_tf.spaces import init as init_lib
+from tenas_tf.spaces import INIT_SCHEMES
 
 log = logging.getLogger("tenas_tf.search")
 
@@ -47,10 +49,10 @@ class PruneSettings:
 
   def __post_init__(self):
     for name in ("prune_number", "repeats", "lr_batches_per_count"):
-      value = getattr(self, name)
-      if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
-    init_lib.check_init_scheme(self.init)
+      checks.integer(name, getattr(self, name), minimum=1)
+    checks.boolean("common_batches", self.common_batches)
+    checks.one_of("init", self.init, INIT_SCHEMES)
+    checks.integer("seed", self.seed)
 
 
 @dataclasses.dataclass
@@ -60,11 +62,6 @@ class Candidate:
   cell: int
   edge: int
   op: int
-
-
-def round_seed(seed, round_index, stream):
-  """An int seed for one random stream of one round, independent of earlier rounds' draws."""
-  return int(np.random.SeedSequence([seed, round_index, stream]).generate_state(1)[0])
 
 
 def candidates_of(mask):
@@ -85,29 +82,50 @@ def without(mask, candidate):
   return pruned
 
 
-class _Indicator:
-  """One indicator on one network: value of the origin and of a candidate on shared inputs."""
+# Random streams of a round (`scoring.draw_seed(seed, round, stream)`).
+_NTK_WEIGHTS, _NTK_DATA, _LR_DATA, _LR_WEIGHTS = range(4)
 
-  def __init__(self, network, measure, draw_inputs):
-    self.network = network
-    self.measure = measure
-    self.draw_inputs = draw_inputs
-    self.warnings = []
 
-  def value(self, mask, inputs):
-    self.network.set_alive(mask)
-    return self.measure(self.network, inputs)
+def te_nas_indicators(ntk_net, lr_net, ntk_batches, lr_batches, settings):
+  """The paper's two indicators for `prune_round`: (round_index, num_candidates) -> Indicators.
 
-  def mean_drop(self, origin_mask, candidate_mask, inputs_per_repeat, origin_values):
-    drops = []
-    for inputs, origin in zip(inputs_per_repeat, origin_values):
-      if origin is None:
-        origin = self.value(origin_mask, inputs)
-      drop, warning = ranking.relative_drop(origin, self.value(candidate_mask, inputs))
-      if warning:
-        self.warnings.append(warning)
-      drops.append(drop)
-    return float(np.mean(drops)) if all(map(math.isfinite, drops)) else min(drops)
+  Per round: the NTK supernet gets one set of weights from (seed, round); the linear-region
+  supernet new weights for every candidate, as the reference re-initialises it per candidate.
+  Candidate c's repeat r takes draw c * repeats + r of the round's NTK batches and LR samples
+  (a fresh batch per candidate and repeat, as the reference draws them), or draw r with
+  `settings.common_batches` (every candidate on the same inputs).
+
+  Args:
+    ntk_net, lr_net: the space's indicator supernets (`SearchSpace.ntk_network`, ...).
+    ntk_batches: (seed) -> iterator of NTK image batches, the same for the same seed.
+    lr_batches: (seed) -> iterator of linear-region sample batches, likewise.
+    settings: `PruneSettings`.
+  """
+  repeats = settings.repeats
+
+  def for_round(round_index, num_candidates):
+    def seed_of(stream):
+      return scoring.draw_seed(settings.seed, round_index, stream)
+
+    lr_seeds = np.random.default_rng(seed_of(_LR_WEIGHTS)).integers(2**31, size=num_candidates)
+    if settings.common_batches:
+      draw_index = lambda candidate, repeat: repeat
+    else:
+      draw_index = lambda candidate, repeat: candidate * repeats + repeat
+    ntk_data, lr_data = seed_of(_NTK_DATA), seed_of(_LR_DATA)
+    return [
+        scoring.Indicator(
+            "ntk", indicators.ntk_condition_number, lambda c, r: ntk_net,
+            scoring.KeyedDraws(lambda: ntk_batches(ntk_data), name="NTK batches"), draw_index,
+            weights_seed=lambda c, r: seed_of(_NTK_WEIGHTS), init=settings.init),
+        scoring.Indicator(
+            "lr", indicators.num_linear_regions, lambda c, r: lr_net,
+            scoring.KeyedDraws(lambda: lr_batches(lr_data), settings.lr_batches_per_count,
+                               name="linear-region samples"),
+            draw_index, weights_seed=lambda c, r: int(lr_seeds[c]), init=settings.init),
+    ]
+
+  return for_round
 
 
 def _ops_to_prune(candidates, prune_order, k):
@@ -122,22 +140,22 @@ def _ops_to_prune(candidates, prune_order, k):
   return chosen
 
 
-def prune_round(mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batches, settings,
-                progress=None, node=None):
+def prune_round(mask, round_index, space, indicators_for_round, settings, progress=None,
+                node=None):
   """Runs one pruning round: an op round, or with `node` a topology round.
 
   Both score every candidate by its removal in the same way. An op round's candidates are the
-  alive ops of every edge holding several, and each edge loses `settings.prune_number` of them
-  (TENAS_DETAILS.md 6.2); a topology round's candidates are the single ops of one node's input
-  edges, and the node keeps the 2 with the highest rank sum (`tenas_tf.search.topology`).
+  alive ops of every edge holding several, and each edge loses `settings.prune_number` of them;
+  a topology round's candidates are the single ops of one node's input edges, and the node keeps
+  the 2 with the highest rank sum (`tenas_tf.search.topology`).
 
   Args:
     mask: bool [cell_types, edges, ops], the current alive ops.
-    round_index: 0-based, seeds this round's weights and data.
+    round_index: 0-based; seeds this round's weights and data.
     space: the `SearchSpace` (op names for the record; `node_edges` for a topology round).
-    ntk_net, lr_net: the space's indicator supernets (re-initialised here).
-    ntk_batches: (seed) -> iterator of NTK image batches.
-    lr_batches: (seed) -> iterator of linear-region sample batches.
+    indicators_for_round: (round_index, num_candidates) -> the "ntk" and "lr" `Indicator`s of
+      the round (`te_nas_indicators`, or stubs in a test). Each candidate's score per indicator
+      is the mean over `settings.repeats` of its relative drop from the current mask's value.
     settings: `PruneSettings`.
     progress: optional callable(done, total) after each candidate.
     node: None for an op round; (cell type index, node index) for a topology round.
@@ -148,39 +166,15 @@ def prune_round(mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batch
     and `warnings`.
   """
   start = time.time()
-  seed = settings.seed
-  init_lib.initialize(ntk_net, round_seed(seed, round_index, 0), settings.init)
-  ntk_iter = ntk_batches(round_seed(seed, round_index, 1))
-  lr_iter = lr_batches(round_seed(seed, round_index, 2))
-  lr_init_seeds = np.random.default_rng(round_seed(seed, round_index, 3))
-  ntk = _Indicator(ntk_net, indicators.ntk_condition_number, lambda: next(ntk_iter))
-  regions = _Indicator(lr_net, indicators.num_linear_regions,
-                       lambda: [next(lr_iter) for _ in range(settings.lr_batches_per_count)])
-
   if node is None:
     candidates = candidates_of(mask)
   else:
     candidates = [Candidate(*c) for c in topology.node_candidates(mask, *node, space.node_edges)]
-  if settings.common_batches:
-    shared = {ind: [ind.draw_inputs() for _ in range(settings.repeats)] for ind in (ntk, regions)}
-    ntk_origin = [ntk.value(mask, inputs) for inputs in shared[ntk]]
-
-  ntk_scores, lr_scores = [], []
-  for done, candidate in enumerate(candidates, start=1):
-    pruned = without(mask, candidate)
-    # The reference re-initialises the linear-region nets for every candidate.
-    init_lib.initialize(lr_net, int(lr_init_seeds.integers(2**31)), settings.init)
-    if settings.common_batches:
-      ntk_inputs, ntk_origins = shared[ntk], ntk_origin
-      lr_inputs = shared[regions]
-    else:
-      ntk_inputs = [ntk.draw_inputs() for _ in range(settings.repeats)]
-      ntk_origins = [None] * settings.repeats
-      lr_inputs = [regions.draw_inputs() for _ in range(settings.repeats)]
-    ntk_scores.append(ntk.mean_drop(mask, pruned, ntk_inputs, ntk_origins))
-    lr_scores.append(regions.mean_drop(mask, pruned, lr_inputs, [None] * settings.repeats))
-    if progress:
-      progress(done, len(candidates))
+  drops, warnings = scoring.score_candidates(
+      indicators_for_round(round_index, len(candidates)), len(candidates), settings.repeats,
+      masks=[without(mask, candidate) for candidate in candidates], origin=mask,
+      progress=progress)
+  ntk_scores, lr_scores = (list(map(_mean_drop, drops[name])) for name in ("ntk", "lr"))
 
   prune_order, ntk_ranks, lr_ranks = ranking.rank_candidates(ntk_scores, lr_scores)
   if node is None:
@@ -205,11 +199,17 @@ def prune_round(mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batch
       "ranks": [with_values(c, ntk=r_ntk, lr=r_lr, sum=r_ntk + r_lr)
                 for c, r_ntk, r_lr in zip(candidates, ntk_ranks, lr_ranks)],
       "seconds": time.time() - start,
-      "warnings": sorted(set(ntk.warnings + regions.warnings)),
+      "warnings": warnings,
   }
   for warning in record["warnings"]:
     log.warning("round %d: %s", round_index, warning)
   return new_mask, record
+
+
+def _mean_drop(drops):
+  """A candidate's score: the mean of its drops over the repeats, or the smallest non-finite."""
+  drops = [float(drop) for drop in drops]
+  return float(np.mean(drops)) if all(map(math.isfinite, drops)) else min(drops)
 
 
 def _describe(space, candidate):
@@ -222,12 +222,12 @@ def has_multi_op_edges(mask):
   return bool(np.any(mask.sum(axis=-1) > 1))
 
 
-def run_search(space, ntk_net, lr_net, ntk_batches, lr_batches, settings, finished_rounds=(),
-               mask=None, on_round=None, progress=None):
+def run_search(space, indicators_for_round, settings, finished_rounds=(), mask=None,
+               on_round=None, progress=None):
   """Prunes until every edge keeps one op, then (DARTS) every node its 2 best input edges.
 
   Args:
-    space, ntk_net, lr_net, ntk_batches, lr_batches, settings: as for `prune_round`.
+    space, indicators_for_round, settings: as for `prune_round`.
     finished_rounds: records of rounds already done (resuming); their pruning is replayed.
     mask: the starting mask (default `space.initial_mask()`).
     on_round: optional callable(mask, records) after each round (e.g. to save state).
@@ -249,7 +249,7 @@ def run_search(space, ntk_net, lr_net, ntk_batches, lr_batches, settings, finish
     what = "ops" if node is None else f"topology of {space.cell_types[node[0]]} node {node[1]}"
     log.info("round %d (%s) starts", round_index, what)
     mask, record = prune_round(
-        mask, round_index, space, ntk_net, lr_net, ntk_batches, lr_batches, settings,
+        mask, round_index, space, indicators_for_round, settings,
         progress=(lambda done, total: progress(round_index, done, total)) if progress else None,
         node=node)
     records.append(record)

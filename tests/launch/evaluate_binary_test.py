@@ -15,7 +15,7 @@ from absl import flags
 from absl.testing import absltest
 from absl.testing import flagsaver
 
-from tenas_tf.analysis import correlation
+from tenas_tf.experiments import correlation
 from tenas_tf.launch import evaluate
 from tenas_tf.search import ranking
 from tenas_tf.spaces import NB201_OPS, NB201Genotype

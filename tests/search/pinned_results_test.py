@@ -17,6 +17,7 @@ from absl.testing import absltest
 import numpy as np
 
 from tenas_tf import data as data_lib
+from tenas_tf import experiments
 from tenas_tf import search
 from tenas_tf.spaces import registry
 from tests import testing_utils
@@ -48,15 +49,15 @@ def _space(name, keep_ops):
 def _search(case):
   """The result of the small search `case`, run in a temporary folder."""
   space_name, keep_ops, settings = _CASES[case]
-  config = search.SearchConfig(space=space_name, dataset="synthetic", data_source="synthetic:64",
-                               batch_size=6, lr_batch_size=40,
-                               settings=search.PruneSettings(**settings))
+  config = experiments.SearchConfig(space=space_name, dataset="synthetic",
+                                    data_source="synthetic:64", batch_size=6, lr_batch_size=40,
+                                    settings=search.PruneSettings(**settings))
   images = data_lib.load_images("synthetic", synthetic_count=64, seed=settings["seed"])
   original = registry.SPACES[space_name]
   registry.SPACES[space_name] = _space(space_name, keep_ops)
   try:
     with tempfile.TemporaryDirectory() as run_dir:
-      return search.run(config, images, run_dir)
+      return experiments.run_search(config, images, run_dir)
   finally:
     registry.SPACES[space_name] = original
 

@@ -53,8 +53,10 @@ class PruneRoundTest(tf.test.TestCase):
   def _round(self, settings, mask=None):
     ntk_batches, lr_batches = _streams(self.images)
     mask = SPACE.initial_mask() if mask is None else mask
-    return prune.prune_round(mask, 0, SPACE, self.ntk_net, self.lr_net, ntk_batches,
-                             lr_batches, settings)
+    return prune.prune_round(
+        mask, 0, SPACE,
+        prune.te_nas_indicators(self.ntk_net, self.lr_net, ntk_batches, lr_batches, settings),
+        settings)
 
   def test_each_edge_loses_its_lowest_rank_sums(self):
     settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, common_batches=True)

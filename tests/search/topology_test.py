@@ -72,8 +72,9 @@ class TopologyRoundsTest(tf.test.TestCase):
   def _search(self, ntk_net, lr_net, mask, finished_rounds=()):
     ntk_batches, lr_batches = _streams()
     settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=4)
-    return prune.run_search(SPACE, ntk_net, lr_net, ntk_batches, lr_batches, settings,
-                            finished_rounds=finished_rounds, mask=mask)
+    return prune.run_search(
+        SPACE, prune.te_nas_indicators(ntk_net, lr_net, ntk_batches, lr_batches, settings),
+        settings, finished_rounds=finished_rounds, mask=mask)
 
   def test_topology_step_on_small_darts_networks(self):
     # One test method: a test runner that spreads a class's methods over processes would repeat

@@ -1,13 +1,13 @@
 """How well the TE-NAS indicators of fixed NB201 cells predict their trained accuracies.
 
-Cells are scored the reference's way (`cell_scores.score_masks`: single-path masks on the
+Cells are scored the reference's way (`tenas_tf.search.score_masks`: single-path masks on the
 indicator supernets, weights and inputs shared by all cells within a draw), and the medians over
 the draws are rank-correlated with the NAS-Bench-201 test accuracies:
 
 - NTK: -log(kappa median) (a small kappa is good); a non-finite kappa is worse than every finite
   one (all such cells tie);
 - LR: the #LR median (more regions is good);
-- combined: minus TE-NAS's rank sum (`scoring.combined_ranks`), ranked within the cells correlated.
+- combined: minus TE-NAS's rank sum (`search.combined_ranks`), ranked within the cells correlated.
 
 Each is reported over all cells and over the non-degenerate ones (CIFAR-10 accuracy above 15 %:
 the 341 NB201 cells at 10 % have their input cut off from their output).
@@ -23,14 +23,14 @@ import time
 
 import numpy as np
 
+from tenas_tf import checks
 from tenas_tf import data as data_lib
-from tenas_tf.analysis import cell_scores
-from tenas_tf.analysis import correlation
-from tenas_tf.analysis import nb201_table
-from tenas_tf.analysis import scoring
-from tenas_tf.search import run_files
-from tenas_tf.spaces import NB201Genotype
-from tenas_tf.spaces import registry
+from tenas_tf import search
+from tenas_tf import spaces
+from tenas_tf.experiments import correlation
+from tenas_tf.experiments import nb201_table
+from tenas_tf.experiments import run_files
+from tenas_tf.experiments import search_run
 
 CSV_FILE = "correlation.csv"
 JSON_FILE = "correlation.json"
@@ -44,7 +44,7 @@ PLOT_FILES = {"ntk": "scatter_ntk_cifar10.png", "lr": "scatter_lr_cifar10.png",
 
 @dataclasses.dataclass(frozen=True)
 class IndicatorConfig:
-  """What determines the indicator values of fixed cells (`cell_scores.score_masks`).
+  """What determines the indicator values of fixed cells (`tenas_tf.search.score_masks`).
 
   Attributes:
     space: search space name (`tenas_tf.spaces.registry.SPACES`).
@@ -68,13 +68,11 @@ class IndicatorConfig:
   init: str
 
   def __post_init__(self):
-    registry.get_space(self.space)
+    spaces.get_space(self.space)
     data_lib.dataset_info(self.dataset)
     for name, minimum in (("draws", 1), ("batch_size", 2), ("lr_batch_size", 1),
                           ("lr_batches", 1)):
-      value = getattr(self, name)
-      if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+      checks.integer(name, getattr(self, name), minimum=minimum)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +85,18 @@ class CorrelationConfig(IndicatorConfig):
       raise ValueError(f"space must be 'nb201' for a correlation with NB201 accuracies; "
                        f"got {self.space!r}")
     super().__post_init__()
+
+
+def score_cells_of(config, masks, images, progress=None):
+  """kappa_NTK and #LR [cells, draws] of `masks` under `config` (`tenas_tf.search.score_masks`)."""
+  info = data_lib.dataset_info(config.dataset)
+  ntk_batches, lr_batches = search_run.indicator_streams(images, info, config.batch_size,
+                                                         config.lr_batch_size)
+  return search.score_masks(
+      spaces.get_space(config.space), masks, ntk_batches, lr_batches,
+      num_classes=info.num_classes, input_shape=(info.image_size, info.image_size, 3),
+      draws=config.draws, lr_batches_per_draw=config.lr_batches, seed=config.seed,
+      init=config.init, progress=progress)
 
 
 def load_arch_strings(path, accuracies):
@@ -116,7 +126,7 @@ def load_arch_strings(path, accuracies):
       arch_str = row["arch_str"]
       where = f"archs file {path!r} line {reader.line_num}"
       try:
-        genotype = NB201Genotype.from_string(arch_str or "")
+        genotype = spaces.NB201Genotype.from_string(arch_str or "")
       except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
       if genotype.to_string() not in accuracies:
@@ -156,14 +166,14 @@ def indicator_columns(ntk, regions):
 
   Returns:
     (columns, ranks): per cell a dict `ntk_cond_1..R`, `ntk_cond_median`, `lr_1..R`,
-    `lr_median` (a non-finite kappa written as `inf`, see `scoring.finite_or_inf`), and per cell
-    a dict `ntk_rank`, `lr_rank`, `rank_sum` (`scoring.combined_ranks` of the medians).
+    `lr_median` (a non-finite kappa written as `inf`, see `search.finite_or_inf`), and per cell
+    a dict `ntk_rank`, `lr_rank`, `rank_sum` (`search.combined_ranks` of the medians).
   """
-  ntk = scoring.finite_or_inf(ntk)
+  ntk = search.finite_or_inf(ntk)
   regions = np.asarray(regions)
   kappa_median = np.median(ntk, axis=1)
   lr_median = np.median(regions, axis=1)
-  kappa_rank, lr_rank, rank_sum = scoring.combined_ranks(kappa_median, lr_median)
+  kappa_rank, lr_rank, rank_sum = search.combined_ranks(kappa_median, lr_median)
   columns, ranks = [], []
   for i in range(len(ntk)):
     row = {f"ntk_cond_{d + 1}": float(v) for d, v in enumerate(ntk[i])}
@@ -179,7 +189,7 @@ def indicator_columns(ntk, regions):
 def cell_rows(arch_strs, ntk, regions, accuracies):
   """One dict per cell: the CSV row (`ntk_cond_d`, `lr_d` per draw, medians, ranks, accuracies).
 
-  Non-finite condition numbers are written as `inf` (see `scoring.finite_or_inf`).
+  Non-finite condition numbers are written as `inf` (see `search.finite_or_inf`).
   """
   columns, ranks = indicator_columns(ntk, regions)
   rows = []
@@ -204,7 +214,7 @@ def indicator_values(rows):
   ntk = np.zeros(len(rows))
   ntk[finite] = -np.log(kappa[finite])
   ntk[~finite] = (ntk[finite].min() if finite.any() else 0.0) - 1.0
-  _, _, rank_sum = scoring.combined_ranks(kappa, regions)
+  _, _, rank_sum = search.combined_ranks(kappa, regions)
   return {"ntk": ntk, "lr": regions, "combined": -rank_sum.astype(np.float64)}
 
 
@@ -332,11 +342,8 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
     raise ValueError(f"cells not in the NB201 table: {missing[:3]}")
   run_files.check_writable(run_dir)
   start = time.time()
-  masks = [NB201Genotype.from_string(a).alive_mask() for a in arch_strs]
-  ntk, regions = cell_scores.score_masks(
-      registry.get_space(config.space), masks, images, data_lib.dataset_info(config.dataset),
-      draws=config.draws, batch_size=config.batch_size, lr_batch_size=config.lr_batch_size,
-      lr_batches=config.lr_batches, seed=config.seed, init=config.init, progress=progress)
+  masks = [spaces.NB201Genotype.from_string(a).alive_mask() for a in arch_strs]
+  ntk, regions = score_cells_of(config, masks, images, progress)
   rows = cell_rows(arch_strs, ntk, regions, accuracies)
   kappa = np.array([row["ntk_cond_median"] for row in rows])
   non_degenerate = [row for row in rows if not is_degenerate(row)]
@@ -361,7 +368,7 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
 
 def _write_plots(run_dir, rows, taus):
   # Imported here: only the plots need matplotlib, which takes a while to import.
-  from tenas_tf.analysis import plots  # pylint: disable=g-import-not-at-top
+  from tenas_tf.experiments import plots  # pylint: disable=g-import-not-at-top
 
   accuracy = [row[nb201_table.ACCURACY_COLUMNS["cifar10"]] for row in rows]
   kappa = np.array([row["ntk_cond_median"] for row in rows], dtype=np.float64)

@@ -8,16 +8,18 @@ lower rank sum is better. Reference: TE-NAS (Chen et al., ICLR 2021) section 3.3
 """
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
 import tensorflow as tf
 import keras
 
+from tenas_tf import checks
 from tenas_tf import indicators
-from tenas_tf.search import prune
 from tenas_tf.search import ranking
-from tenas_tf.spaces import init as init_lib
+from tenas_tf.search import scoring
+from tenas_tf.spaces import INIT_SCHEMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,15 +106,21 @@ def _batch_stream(batches, name):
   return iter(batches)
 
 
-def _take(stream, count, name, draw, draws):
-  taken = []
-  for _ in range(count):
-    try:
-      taken.append(next(stream))
-    except StopIteration:
-      raise ValueError(f"{name} ran out at draw {draw + 1} of {draws}; it must yield {count} "
-                       f"batch(es) per draw") from None
-  return taken
+def _per_draw(stream, count, name, draws):
+  """draw -> the `count` batches of that draw, taken from `stream` in draw order."""
+
+  @functools.lru_cache(maxsize=1)  # every model of a draw is scored before the next draw
+  def take(draw):
+    taken = []
+    for _ in range(count):
+      try:
+        taken.append(next(stream))
+      except StopIteration:
+        raise ValueError(f"{name} ran out at draw {draw + 1} of {draws}; it must yield {count} "
+                         f"batch(es) per draw") from None
+    return taken
+
+  return take
 
 
 def _model_list(models_or_builder, name, draw, expected=None):
@@ -175,43 +183,52 @@ def score(models, ntk_batches, lr_batches=None, *, draws=3, lr_models=None, lr_b
 
   Reference: TE-NAS section 3.3 (ranking by kappa_NTK and #LR).
   """
-  if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1:
-    raise ValueError(f"draws must be an int >= 1; got {draws!r}")
-  if (not isinstance(lr_batches_per_draw, int) or isinstance(lr_batches_per_draw, bool)
-      or lr_batches_per_draw < 1):
-    raise ValueError(f"lr_batches_per_draw must be an int >= 1; got {lr_batches_per_draw!r}")
+  draws = checks.integer("draws", draws, minimum=1)
+  lr_batches_per_draw = checks.integer("lr_batches_per_draw", lr_batches_per_draw, minimum=1)
   if init is not None:
-    init_lib.check_init_scheme(init)
-  ntk_stream = _batch_stream(ntk_batches, "ntk_batches")
-  lr_stream = None if lr_batches is None else _batch_stream(lr_batches, "lr_batches")
+    checks.one_of("init", init, INIT_SCHEMES)
+  ntk_stream = _per_draw(_batch_stream(ntk_batches, "ntk_batches"), 1, "ntk_batches", draws)
+  lr_stream = (None if lr_batches is None else _per_draw(
+      _batch_stream(lr_batches, "lr_batches"), lr_batches_per_draw, "lr_batches", draws))
+  first_draw_models = _model_list(models, "models", 0)
+  count = len(first_draw_models)
 
-  kappa, regions, warnings, count = [], [], [], None
-  for draw in range(draws):
-    nets = _model_list(models, "models", draw, count)
-    count = len(nets)
+  @functools.lru_cache(maxsize=1)  # one draw's models at a time
+  def networks(draw):
+    nets = first_draw_models if draw == 0 else _model_list(models, "models", draw, count)
     lr_nets = nets if lr_models is None else _model_list(lr_models, "lr_models", draw, count)
-    if init is not None:
-      for net in dict.fromkeys(nets + lr_nets):  # each model once, in order
-        init_lib.initialize(net, prune.round_seed(seed, draw, 0), init)
-    (batch,) = _take(ntk_stream, 1, "ntk_batches", draw, draws)
-    samples = ([batch] if lr_stream is None
-               else _take(lr_stream, lr_batches_per_draw, "lr_batches", draw, draws))
-    kappa.append([])
-    regions.append([])
-    for index, (net, lr_net) in enumerate(zip(nets, lr_nets)):
-      spectrum = indicators.ntk_spectrum(net, batch)
-      if not spectrum.well_defined:
-        why = ("the kernel is not finite" if math.isnan(spectrum.condition_number)
-               else f"lambda_min = {spectrum.lambda_min:.3g} <= 0")
-        warnings.append(f"model {index}, draw {draw + 1}: kappa is not finite ({why}); "
-                        "reported as inf")
-      kappa[-1].append(spectrum.condition_number)
-      regions[-1].append(indicators.num_linear_regions(lr_net, samples))
-      if progress:
-        progress(draw * count + index + 1, draws * count)
+    return nets, lr_nets
 
-  kappa = finite_or_inf(np.transpose(kappa))
-  regions = np.transpose(np.asarray(regions, dtype=np.int64))
+  warnings = []
+  scored = {}  # the model and draw being measured, for the warnings
+
+  def ntk_network(model, draw):
+    scored.update(model=model, draw=draw)
+    return networks(draw)[0][model]
+
+  def condition_number(net, batch):
+    spectrum = indicators.ntk_spectrum(net, batch)
+    if not spectrum.well_defined:
+      why = ("the kernel is not finite" if math.isnan(spectrum.condition_number)
+             else f"lambda_min = {spectrum.lambda_min:.3g} <= 0")
+      warnings.append(f"model {scored['model']}, draw {scored['draw'] + 1}: kappa is not "
+                      f"finite ({why}); reported as inf")
+    return spectrum.condition_number
+
+  ntk_batch = lambda draw: ntk_stream(draw)[0]
+  lr_samples = (lambda draw: [ntk_batch(draw)]) if lr_stream is None else lr_stream
+  weights_seed = ((lambda model, draw: None) if init is None
+                  else (lambda model, draw: scoring.draw_seed(seed, draw, 0)))
+  by_draw = lambda model, draw: draw
+  values, _ = scoring.score_candidates(
+      [scoring.Indicator("ntk", condition_number, ntk_network, ntk_batch, by_draw,
+                         weights_seed, init),
+       scoring.Indicator("lr", indicators.num_linear_regions,
+                         lambda model, draw: networks(draw)[1][model], lr_samples, by_draw,
+                         weights_seed, init)],
+      count, draws, repeat_major=True, progress=progress)
+  kappa = finite_or_inf(values["ntk"])
+  regions = values["lr"].astype(np.int64)
   kappa_median = np.median(kappa, axis=1)
   regions_median = np.median(regions, axis=1).astype(np.float64)
   kappa_rank, regions_rank, rank_sum = combined_ranks(kappa_median, regions_median)

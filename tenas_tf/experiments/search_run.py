@@ -22,11 +22,12 @@ import tensorflow as tf
 import keras
 
 import tenas_tf
+from tenas_tf import checks
 from tenas_tf import data as data_lib
-from tenas_tf.search import prune
-from tenas_tf.search import run_files
-from tenas_tf.search import tensorboard
-from tenas_tf.spaces import registry
+from tenas_tf import search
+from tenas_tf import spaces
+from tenas_tf.experiments import run_files
+from tenas_tf.experiments import tensorboard
 
 log = logging.getLogger("tenas_tf.search")
 
@@ -44,7 +45,7 @@ class SearchConfig:
     data_source: a description of where the images came from (e.g. the npz paths).
     batch_size: NTK batch size (72 for NB201 in the paper).
     lr_batch_size: samples per linear-region batch (1000).
-    settings: `prune.PruneSettings`.
+    settings: `search.PruneSettings`.
   """
 
   space: str
@@ -52,23 +53,27 @@ class SearchConfig:
   data_source: str
   batch_size: int
   lr_batch_size: int
-  settings: prune.PruneSettings
+  settings: search.PruneSettings
 
   def __post_init__(self):
-    alive_per_edge = int(registry.get_space(self.space).initial_mask().sum(axis=-1).max())
+    alive_per_edge = int(spaces.get_space(self.space).initial_mask().sum(axis=-1).max())
     if self.settings.prune_number >= alive_per_edge:
       raise ValueError(
           f"prune_number must be below the {alive_per_edge} ops an edge of the {self.space} space "
           f"starts with (pruning them all would empty the edge); got {self.settings.prune_number}")
     data_lib.dataset_info(self.dataset)
-    if not isinstance(self.batch_size, int) or self.batch_size < 2:
-      raise ValueError(f"batch_size must be an int >= 2 (the NTK needs 2 samples); "
-                       f"got {self.batch_size!r}")
-    if not isinstance(self.lr_batch_size, int) or self.lr_batch_size < 1:
-      raise ValueError(f"lr_batch_size must be an int >= 1; got {self.lr_batch_size!r}")
+    checks.integer("batch_size", self.batch_size, minimum=2, why="the NTK needs 2 samples")
+    checks.integer("lr_batch_size", self.lr_batch_size, minimum=1)
 
   def to_json(self):
     return dataclasses.asdict(self)
+
+
+def indicator_streams(images, info, batch_size, lr_batch_size):
+  """(seed) -> NTK batches and (seed) -> linear-region samples of `images`, as the search takes
+  them (`tenas_tf.search.te_nas_indicators`)."""
+  return (lambda seed: data_lib.ntk_batches(images, info, batch_size, seed),
+          lambda seed: data_lib.linear_region_batches(images, info, lr_batch_size, seed))
 
 
 def versions():
@@ -118,7 +123,7 @@ def run(config, images, run_dir, accuracies=None, progress=None):
   if finished_rounds:
     log.info("resuming %s after %d finished rounds", run_dir, len(finished_rounds))
 
-  space = registry.get_space(config.space)
+  space = spaces.get_space(config.space)
   info = data_lib.dataset_info(config.dataset)
   settings = config.settings
   keras.utils.set_random_seed(settings.seed)
@@ -127,11 +132,8 @@ def run(config, images, run_dir, accuracies=None, progress=None):
                               settings.init)
   lr_net = space.linear_region_network(info.num_classes, settings.init)
 
-  def ntk_batches(seed):
-    return iter(data_lib.ntk_batches(images, info, config.batch_size, seed))
-
-  def lr_batches(seed):
-    return iter(data_lib.linear_region_batches(images, info, config.lr_batch_size, seed))
+  ntk_batches, lr_batches = indicator_streams(images, info, config.batch_size,
+                                              config.lr_batch_size)
 
   board = tensorboard.SearchBoard(run_dir)
 
@@ -142,9 +144,9 @@ def run(config, images, run_dir, accuracies=None, progress=None):
         "config": config.to_json(), "rounds": records,
         "seconds": elapsed_before + time.time() - start})
 
-  mask, records = prune.run_search(space, ntk_net, lr_net, ntk_batches, lr_batches, settings,
-                                   finished_rounds=finished_rounds, on_round=save_state,
-                                   progress=progress)
+  mask, records = search.run_search(
+      space, search.te_nas_indicators(ntk_net, lr_net, ntk_batches, lr_batches, settings),
+      settings, finished_rounds=finished_rounds, on_round=save_state, progress=progress)
   genotype = space.genotype_of(mask)
   result = {
       "genotype": genotype.to_json(),

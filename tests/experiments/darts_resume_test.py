@@ -10,6 +10,7 @@ from unittest import mock
 from absl.testing import absltest
 
 from tenas_tf import data as data_lib
+from tenas_tf import experiments
 from tenas_tf import search
 from tenas_tf.spaces import darts
 from tenas_tf.spaces import registry
@@ -22,7 +23,7 @@ _KEEP = ("skip_connect", "max_pool_3x3")
 _SINGLE_OP_FROM_EDGE = darts.NODE_EDGES[1][0]
 _SETTINGS = search.PruneSettings(prune_number=1, repeats=1, lr_batches_per_count=1,
                                  common_batches=True, seed=3)
-_CONFIG = search.SearchConfig(space="darts", dataset="synthetic", data_source="synthetic:64",
+_CONFIG = experiments.SearchConfig(space="darts", dataset="synthetic", data_source="synthetic:64",
                               batch_size=4, lr_batch_size=40, settings=_SETTINGS)
 _STOP_AT_ROUND = 2  # after the op round and the first topology round
 
@@ -71,12 +72,12 @@ class DartsTopologyResumeTest(absltest.TestCase):
     whole_dir, resumed_dir = os.path.join(tmp, "whole"), os.path.join(tmp, "resumed")
     images = data_lib.load_images("synthetic", synthetic_count=64, seed=3)
 
-    whole = search.run(_CONFIG, images, whole_dir)
+    whole = experiments.run_search(_CONFIG, images, whole_dir)
     self.assertEqual([r["kind"] for r in whole["rounds"]], ["ops"] + ["topology"] * 6)
     self.assertEqual([len(r["scores"]) for r in whole["rounds"]], [8, 3, 4, 5, 3, 4, 5])
 
     with self.assertRaises(_Interrupted):
-      search.run(_CONFIG, images, resumed_dir, progress=_stop_at(_STOP_AT_ROUND))
+      experiments.run_search(_CONFIG, images, resumed_dir, progress=_stop_at(_STOP_AT_ROUND))
     self.assertFalse(os.path.exists(os.path.join(resumed_dir, "result.json")))
     state = _json(os.path.join(resumed_dir, "state.json"))
     self.assertEqual([(r["kind"], r.get("cell"), r.get("node")) for r in state["rounds"]],
@@ -84,7 +85,7 @@ class DartsTopologyResumeTest(absltest.TestCase):
 
     rounds_run = []
     with self.assertLogs("tenas_tf.search", "INFO") as logs:
-      resumed = search.run(_CONFIG, images, resumed_dir,
+      resumed = experiments.run_search(_CONFIG, images, resumed_dir,
                            progress=lambda index, done, total: rounds_run.append(index))
     self.assertIn(f"resuming {resumed_dir} after {_STOP_AT_ROUND} finished rounds",
                   "\n".join(logs.output))

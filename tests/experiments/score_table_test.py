@@ -8,8 +8,8 @@ from absl.testing import parameterized
 import tensorflow as tf
 
 from tenas_tf import data as data_lib
-from tenas_tf.analysis import cell_scores
-from tenas_tf.analysis import score_table
+from tenas_tf import search
+from tenas_tf.experiments import score_table
 from tenas_tf.spaces import TENAS_CIFAR10, TENAS_IMAGENET, NB201Genotype, registry
 
 _POOL_CELL = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|none~1|skip_connect~2|"
@@ -74,12 +74,13 @@ class PrunedNetworkSizesTest(tf.test.TestCase):
     space, info = registry.get_space("nb201"), data_lib.dataset_info("cifar10")
     # Outside the cells: stem 81 + 3, ResNet blocks (162 + 6 + 324 + 6 + 18) and
     # (648 + 12 + 1296 + 12 + 72), head BN 12 and dense 120: 2,772 NTK parameters.
-    hooked, params = cell_scores.pruned_network_sizes(
-        space, NB201Genotype.from_string(_POOL_CELL).alive_mask(), info)
+    hooked, params = search.pruned_network_sizes(
+        space, NB201Genotype.from_string(_POOL_CELL).alive_mask(), info.num_classes, (32, 32, 3))
     self.assertEqual((hooked, params), (9, 2772))  # only the final ReLU (3x3x1) in the thin net
     # One nor_conv_3x3 per cell adds its kernel and gamma: C = 3, 6, 12.
-    hooked, params = cell_scores.pruned_network_sizes(
-        space, NB201Genotype.from_string(_ONE_CONV_CELL).alive_mask(), info)
+    hooked, params = search.pruned_network_sizes(
+        space, NB201Genotype.from_string(_ONE_CONV_CELL).alive_mask(), info.num_classes,
+        (32, 32, 3))
     self.assertEqual((hooked, params), (18, 2772 + (81 + 3) + (324 + 6) + (1296 + 12)))
 
 

@@ -6,7 +6,7 @@ import keras
 
 import tenas_tf
 from tenas_tf import indicators
-from tenas_tf.analysis import scoring
+from tenas_tf import search
 
 IMAGE_SHAPE = (6, 6, 3)
 
@@ -79,7 +79,7 @@ class ScoreTest(tf.test.TestCase):
   def test_combined_ranks_by_hand(self):
     # kappa ascending: 50 -> 0 (twice), 100 -> 1, 200 -> 2, inf and nan -> 3 (last, shared).
     # regions descending: 30 -> 0 (twice), 20 -> 1, 10 -> 2, 5 -> 3.
-    kappa_rank, regions_rank, rank_sum = scoring.combined_ranks(
+    kappa_rank, regions_rank, rank_sum = search.combined_ranks(
         [100.0, 50.0, np.inf, 50.0, 200.0, np.nan], [10, 30, 5, 20, 30, 10])
     self.assertAllEqual(kappa_rank, [1, 0, 3, 0, 2, 3])
     self.assertAllEqual(regions_rank, [2, 0, 3, 1, 0, 2])

@@ -9,10 +9,10 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import absltest
 
-from tenas_tf.analysis import correlation
-from tenas_tf.analysis import evaluation
-from tenas_tf.analysis import plots
-from tenas_tf.analysis import seed_study
+from tenas_tf.experiments import correlation
+from tenas_tf.experiments import evaluation
+from tenas_tf.experiments import plots
+from tenas_tf.experiments import seed_study
 
 CELLS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
          "nor_conv_1x1~2|",

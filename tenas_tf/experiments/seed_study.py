@@ -1,7 +1,7 @@
 """The NB201 search repeated over seeds, summarised in the form of the paper's table.
 
 Each seed's search goes to `run_dir/seed_<s>/` (a rerun resumes unfinished seeds and reuses
-finished ones, as `tenas_tf.search.run` does); `seeds.json` and `seeds.md` hold, per seed, the
+finished ones, as `search_run.run` does); `seeds.json` and `seeds.md` hold, per seed, the
 genotype, the search seconds and the NB201 test accuracies, then the mean +- standard deviation
 per dataset and the mean search seconds. Reference: TE-NAS Table 2 (NAS-Bench-201).
 """
@@ -13,10 +13,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tenas_tf import search
-from tenas_tf.analysis import nb201_table
-from tenas_tf.search import driver
-from tenas_tf.search import run_files
+from tenas_tf.experiments import nb201_table
+from tenas_tf.experiments import run_files
+from tenas_tf.experiments import search_run
 
 JSON_FILE = "seeds.json"
 MARKDOWN_FILE = "seeds.md"
@@ -112,7 +111,7 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None):
   """Runs the search of `config` once per seed and writes `seeds.json` and `seeds.md`.
 
   Args:
-    config: `tenas_tf.search.SearchConfig`; its `settings.seed` is replaced by each seed.
+    config: `search_run.SearchConfig`; its `settings.seed` is replaced by each seed.
     images: finite tf.data.Dataset of uint8 images (the same for every seed).
     seeds: list of distinct ints.
     run_dir: output folder; seed s searches in `run_dir/seed_<s>`.
@@ -134,7 +133,7 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None):
     seed_config = dataclasses.replace(
         config, settings=dataclasses.replace(config.settings, seed=seed))
     folder = f"seed_{seed}"
-    result = search.run(
+    result = search_run.run(
         seed_config, images, os.path.join(run_dir, folder), accuracies=accuracies,
         progress=(lambda r, done, total, s=seed: progress(s, r, done, total)) if progress
         else None)
@@ -143,7 +142,7 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None):
   config_json = config.to_json()
   config_json["settings"].pop("seed")
   study = {"seeds": per_seed, "summary": summarize(per_seed), "config": config_json,
-           "devices": _devices(), "versions": driver.versions()}
+           "devices": _devices(), "versions": search_run.versions()}
   run_files.write_atomic(os.path.join(run_dir, JSON_FILE),
                          json.dumps(study, indent=2, allow_nan=False) + "\n")
   run_files.write_atomic(os.path.join(run_dir, MARKDOWN_FILE), markdown_table(study))

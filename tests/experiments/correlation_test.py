@@ -6,7 +6,7 @@ import math
 import numpy as np
 from absl.testing import absltest
 
-from tenas_tf.analysis import correlation
+from tenas_tf.experiments import correlation
 
 
 def _tau_b_by_pairs(x, y):

@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from tenas_tf import data as data_lib
 from tenas_tf import indicators
-from tenas_tf.analysis import cell_scores
-from tenas_tf.analysis import correlation
+from tenas_tf.experiments import correlation
+from tenas_tf.experiments import evaluation
 from tenas_tf.spaces import NB201Genotype, built_ops_of, linear_region_network, registry
 from tests import testing_utils
 
@@ -48,10 +48,11 @@ class ReferenceAgreementTest(tf.test.TestCase):
       self.assertEqual(units, int(row["lr_hooked_units"]), row["arch_str"])
 
   def test_indicator_medians_rank_cells_like_reference(self):
-    info = data_lib.dataset_info("cifar10")
     images = data_lib.load_images("cifar10", data_npz=TRAIN_NPZ)
-    ntk, regions = cell_scores.score_masks(registry.get_space("nb201"), self.masks, images,
-                                           info, draws=3, seed=0)
+    config = evaluation.IndicatorConfig(
+        space="nb201", dataset="cifar10", data_source="npz", draws=3, batch_size=72,
+        lr_batch_size=1000, lr_batches=3, seed=0, init="pytorch_default")
+    ntk, regions = evaluation.score_cells_of(config, self.masks, images)
     ours_kappa, ours_lr = np.median(ntk, axis=1), np.median(regions, axis=1)
     ref_kappa = np.array([float(r["ntk_cond_median"]) for r in self.rows])
     ref_lr = np.array([float(r["lr_median"]) for r in self.rows])

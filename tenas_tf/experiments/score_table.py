@@ -1,7 +1,7 @@
 """Indicators of fixed cells of any space, as one CSV (the evaluate binary's score mode).
 
 Each cell of an input CSV (an `arch_str` column for NB201, a `genotype_json` column for DARTS) is
-scored as `cell_scores.score_masks` scores it (the search's indicator networks and sizes; within
+scored as `tenas_tf.search.score_masks` scores it (the search's indicator networks and sizes; within
 a draw every cell on the same weights and inputs). The output has the columns of the
 reference's files (shared/data/reference/*_indicators_visible.csv), so a run on the reference's
 cells compares row by row: kappa and #LR per draw and their medians, the ReLU units the region
@@ -16,10 +16,10 @@ import os
 import time
 
 from tenas_tf import data as data_lib
-from tenas_tf.analysis import cell_scores
-from tenas_tf.analysis import evaluation
-from tenas_tf.search import run_files
-from tenas_tf.spaces import registry
+from tenas_tf import search
+from tenas_tf import spaces
+from tenas_tf.experiments import evaluation
+from tenas_tf.experiments import run_files
 
 CSV_FILE = "scores.csv"
 JSON_FILE = "scores.json"  # the configuration and timing of the run
@@ -98,20 +98,18 @@ def score_cells(config, genotypes, images, run_dir, names=None, progress=None):
     raise ValueError(f"names must give one name per genotype; got {len(names)} for "
                      f"{len(genotypes)}")
   run_files.check_writable(run_dir)
-  space = registry.get_space(config.space)
+  space = spaces.get_space(config.space)
   info = data_lib.dataset_info(config.dataset)
   start = time.time()
   masks = [genotype.alive_mask() for genotype in genotypes]
-  ntk, regions = cell_scores.score_masks(
-      space, masks, images, info, draws=config.draws, batch_size=config.batch_size,
-      lr_batch_size=config.lr_batch_size, lr_batches=config.lr_batches, seed=config.seed,
-      init=config.init, progress=progress)
+  ntk, regions = evaluation.score_cells_of(config, masks, images, progress)
   columns, ranks = evaluation.indicator_columns(ntk, regions)
   sizes = {}
   rows = []
   for index, (genotype, mask) in enumerate(zip(genotypes, masks)):
     if genotype not in sizes:
-      sizes[genotype] = cell_scores.pruned_network_sizes(space, mask, info, config.init)
+      sizes[genotype] = search.pruned_network_sizes(
+          space, mask, info.num_classes, (info.image_size, info.image_size, 3), config.init)
     hooked, params = sizes[genotype]
     row = {NAME_COLUMN: names[index]} if names is not None else {}
     row[GENOTYPE_COLUMNS[space.name]] = genotype_text(genotype)

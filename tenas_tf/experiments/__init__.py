@@ -1,0 +1,28 @@
+"""Runs: a search run, evaluations (correlation, seeds, fixed-cell scores) and their run folders.
+
+A run owns a directory: its configuration, resume state, typed result, reports, TensorBoard
+events and pictures. Runs compose the floors below (`search`, `train`, `export` and the
+foundations) and are what the binaries in `tenas_tf.launch` call.
+"""
+
+from tenas_tf.experiments.correlation import kendall_tau
+from tenas_tf.experiments.correlation import spearman_rho
+from tenas_tf.experiments.evaluation import CorrelationConfig
+from tenas_tf.experiments.evaluation import IndicatorConfig
+from tenas_tf.experiments.evaluation import evaluate_correlation
+from tenas_tf.experiments.evaluation import load_arch_strings
+from tenas_tf.experiments.evaluation import sample_arch_strings
+from tenas_tf.experiments.nb201_table import load_accuracies
+from tenas_tf.experiments.run_files import check_writable
+from tenas_tf.experiments.run_files import read_json
+from tenas_tf.experiments.run_files import write_atomic
+from tenas_tf.experiments.run_files import write_json
+from tenas_tf.experiments.score_table import load_genotypes
+from tenas_tf.experiments.score_table import score_cells
+from tenas_tf.experiments.search_run import RESULT_FILE
+from tenas_tf.experiments.search_run import STATE_FILE
+from tenas_tf.experiments.search_run import SearchConfig
+from tenas_tf.experiments.search_run import run as run_search
+from tenas_tf.experiments.search_run import versions
+from tenas_tf.experiments.seed_study import check_seeds
+from tenas_tf.experiments.seed_study import run_seeds
