@@ -1,7 +1,7 @@
 """Decode once: caching of decoded images, in memory or in files that later runs reuse.
 
 The reference decodes full-size ImageNet JPEGs again for every batch, just to take 32x32 images
-and 3x3 crops (TENAS_DETAILS.md section 11, issue #20). The file-backed sources here decode and
+and 3x3 crops (the README's "ImageNet data"). The file-backed sources here decode and
 resize each image before any batching and keep the small uint8 result with
 `tf.data.Dataset.cache`.
 
@@ -19,20 +19,11 @@ import hashlib
 import logging
 import os
 
-import numpy as np
 import tensorflow as tf
 
+from tenas_tf import checks
+
 _LOG = logging.getLogger(__name__)
-
-
-def check_max_images(max_images):
-  """Returns `max_images` as an int, or None; raises ValueError unless None or an int >= 1."""
-  if max_images is None:
-    return None
-  if not isinstance(max_images, (int, np.integer)) or isinstance(max_images, bool) or (
-      max_images < 1):
-    raise ValueError(f"max_images must be None or an int >= 1; got {max_images!r}")
-  return int(max_images)
 
 
 def count_elements(dataset, batch_size=4096):
@@ -105,7 +96,7 @@ def cache_images(images, *, name, fingerprint, cache_dir=None, max_images=None):
   >>> images = cache_images(decoded, name="image_dir_32px", fingerprint=listing,
   ...                       cache_dir="/tmp/cache", max_images=20_000)  # doctest: +SKIP
   """
-  max_images = check_max_images(max_images)
+  max_images = checks.optional_integer("max_images", max_images, 1)
   if max_images is not None:
     images = images.take(max_images)
   fingerprint = f"{fingerprint}\nmax_images {max_images}"

@@ -2,7 +2,7 @@
 
 Each entry fixes what the indicator inputs look like: the NTK image size, the zero padding of the
 random crop and the per-channel normalisation. The numbers are those of the reference
-(NB201 / AutoDL `lib/datasets`), see TENAS_SPEC.md section 6. Labels are never used by the
+(NB201 / AutoDL `lib/datasets`; Dong & Yang, ICLR 2020, section 2.2). Labels are never used by the
 indicators; `num_classes` is kept because ImageNet16-120 is defined by it (first 120 classes).
 
 ImageNet-1k is scored on whole images resized to 32x32 (`resize=True`): its sources decode and
@@ -38,7 +38,7 @@ class DatasetInfo:
   >>> info.image_size, info.pad
   (32, 4)
 
-  Reference: TENAS_SPEC.md section 6.
+  Reference: NAS-Bench-201 (Dong & Yang, ICLR 2020) section 2.2; TE-NAS (Chen et al., ICLR 2021).
   """
 
   name: str
@@ -64,13 +64,13 @@ _INFOS = (
     DatasetInfo("cifar100", image_size=32, pad=4, mean=_over_255((129.3, 124.1, 112.4)),
                 std=_over_255((68.2, 65.4, 70.4)), num_classes=100, tfds_name="cifar100"),
     # NB201's ImageNet16-120 is down-sampled ImageNet, 16x16, first 120 classes; TFDS's
-    # `imagenet_resized/16x16` holds the same images (TENAS_SPEC.md section 6).
+    # `imagenet_resized/16x16` holds the same images (NAS-Bench-201 section 2.2).
     DatasetInfo("imagenet16-120", image_size=16, pad=2,
                 mean=_over_255((122.68, 116.66, 104.01)),
                 std=_over_255((63.22, 61.26, 65.09)), num_classes=120,
                 tfds_name="imagenet_resized/16x16"),
     # ILSVRC2012 training images resized, whole, to 32x32 (bilinear); torchvision's ImageNet
-    # statistics, already on the [0, 1] scale (TENAS_SPEC.md section 6).
+    # statistics, already on the [0, 1] scale (the TE-NAS authors' ImageNet code).
     DatasetInfo("imagenet-1k", image_size=32, pad=4, mean=(0.485, 0.456, 0.406),
                 std=(0.229, 0.224, 0.225), num_classes=1000, tfds_name="imagenet2012",
                 resize=True),

@@ -1,13 +1,14 @@
 """ImageNet-style file sources: folders of images and TFRecord shards, decoded and resized once.
 
 TE-NAS scores ImageNet-1k architectures on whole training images resized to 32x32
-(TENAS_SPEC.md section 6; the reference's `ImageFolder(root/train)` with `Resize((32, 32))`).
+(the authors' code: `ImageFolder(root/train)` with `Resize((32, 32))`).
 These sources read encoded images (JPEG or PNG), decode each one, resize it to uint8 [S, S, 3]
 and cache the small result (`tenas_tf.data.caching`, which says when the cache is complete), so
 that the NTK batches and the 3x3 linear-region crops read 32x32 images rather than decode
-full-size JPEGs again and again (TENAS_DETAILS.md section 11, issue #20). Their output feeds
+full-size JPEGs again and again (the README's "ImageNet data"). Their output feeds
 `ntk_batches` / `linear_region_batches` like any other source. TFDS's `imagenet2012` is read by
-`tenas_tf.data.sources.tfds_images`, with the same decoder.
+`tfds_images`, with the same decoder. For training, `image_folder_examples` lists the labelled
+files of a folder, which `imagenet_training` decodes batch by batch.
 """
 
 import os
@@ -15,7 +16,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tenas_tf import checks
 from tenas_tf.data import caching
+from tenas_tf.data import sources
 
 # Image files of a class folder, compared lower-case: .jpg, .jpeg, .JPEG, .png, ...
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -23,13 +26,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # `imagenet_to_gcs.py`, `build_imagenet_data.py`).
 ENCODED_FEATURE = "image/encoded"
 LABEL_FEATURE = "image/class/label"
-
-
-def _check_image_size(image_size):
-  if not isinstance(image_size, (int, np.integer)) or isinstance(image_size, bool) or (
-      image_size < 1):
-    raise ValueError(f"image_size must be an int >= 1; got {image_size!r}")
-  return int(image_size)
 
 
 def decode_and_resize(encoded, image_size):
@@ -55,7 +51,7 @@ def decode_and_resize(encoded, image_size):
   >>> image.shape, image.dtype  # doctest: +SKIP
   (TensorShape([32, 32, 3]), tf.uint8)
 
-  Reference: TENAS_SPEC.md section 6.
+  Reference: the README's "ImageNet data" (agreement with PIL measured on ILSVRC2012 images).
   """
   image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
   resized = tf.image.resize(image, [image_size, image_size], method="bilinear", antialias=True)
@@ -154,10 +150,10 @@ def image_folder_images(root, image_size=32, *, shuffle_seed=None, max_images=No
   >>> images = image_folder_images("/data/ILSVRC2012/train", shuffle_seed=0,
   ...                              max_images=20_000, cache_dir="/data/cache")  # doctest: +SKIP
 
-  Reference: TENAS_DETAILS.md section 7 (`ImageFolder(root/train)`, `Resize((32, 32))`).
+  Reference: the TE-NAS authors' code (`ImageFolder(root/train)`, `Resize((32, 32))`).
   """
-  image_size = _check_image_size(image_size)
-  max_images = caching.check_max_images(max_images)
+  image_size = checks.integer("image_size", image_size, 1)
+  max_images = checks.optional_integer("max_images", max_images, 1)
   paths, labels, classes = image_folder_files(root)
   if shuffle_seed is not None:
     order = np.random.default_rng(shuffle_seed).permutation(len(paths))
@@ -171,6 +167,37 @@ def image_folder_images(root, image_size=32, *, shuffle_seed=None, max_images=No
   return caching.cache_images(
       _decode_map(encoded, image_size, with_labels), name=f"image_dir_{image_size}px",
       fingerprint=fingerprint, cache_dir=cache_dir, max_images=max_images)
+
+
+def image_folder_examples(root, num_classes, *, classes=None):
+  """The labelled image files of `root/<class>/*.jpg|*.jpeg|*.png` (ILSVRC2012 train/ or val/).
+
+  Args:
+    root: a folder with one sub-folder of images per class.
+    num_classes: labels must lie in [0, num_classes).
+    classes: the class names the labels must index (a training folder's, when `root` holds
+      held-out images); None takes `root`'s own sorted sub-folders.
+
+  Returns:
+    (paths str [N], labels int32 [N]) in torchvision's `ImageFolder` order; labels index the
+    sorted class names.
+
+  Raises:
+    ValueError: if `root` is not a folder of class folders with images, has more classes than
+      `num_classes`, or other classes than `classes`.
+
+  Example:
+
+  >>> paths, labels = image_folder_examples("/data/ILSVRC2012/train", 1000)  # doctest: +SKIP
+  """
+  paths, labels, found = image_folder_files(root)
+  if classes is not None and tuple(found) != tuple(classes):
+    missing = sorted(set(classes) - set(found))[:3]
+    extra = sorted(set(found) - set(classes))[:3]
+    raise ValueError(f"image folder {root!r} must hold the {len(classes)} classes of the "
+                     f"training folder, so that labels agree; got {len(found)} (missing e.g. "
+                     f"{missing}, extra e.g. {extra})")
+  return sources.check_files(paths, labels, num_classes, f"image folder {root!r}")
 
 
 def tfrecord_files(paths):
@@ -233,7 +260,7 @@ def tfrecord_images(paths, image_size=32, *, max_images=None, cache_dir=None, wi
 
   >>> images = tfrecord_images("/data/imagenet/train-*", max_images=20_000)  # doctest: +SKIP
   """
-  image_size = _check_image_size(image_size)
+  image_size = checks.integer("image_size", image_size, 1)
   files = tfrecord_files(paths)
   features = {ENCODED_FEATURE: tf.io.FixedLenFeature([], tf.string),
               LABEL_FEATURE: tf.io.FixedLenFeature([], tf.int64, default_value=-1)}

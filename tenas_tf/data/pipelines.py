@@ -2,27 +2,28 @@
 
 * `ntk_batches`: batches of training images with the standard training augmentation
   (random horizontal flip, zero-pad, random crop), normalised; the NTK condition number is
-  computed on one such batch (TENAS_SPEC.md sections 3 and 6).
+  computed on one such batch (TE-NAS, Chen et al., ICLR 2021).
 * `linear_region_batches`: batches of 3x3x1 samples, each a random 3x3 crop of one image,
   normalised, with one randomly chosen colour channel kept; the linear-region count uses
-  3 x 1000 of them (TENAS_SPEC.md sections 4 and 6).
+  3 x 1000 of them (as the TE-NAS authors' code).
 
 The reference draws its batches and crops from unseeded PyTorch loaders, so the same seed can
-give another architecture (TENAS_SPEC.md section 8). Here every random choice comes from
-`seed`: the augmentation uses stateless random ops seeded by (`seed`, batch index), and the
-shuffle has an explicit op seed. The same seed and images give the same batches in the same
-order, in every process. Two caveats of `Dataset.shuffle` itself: TF combines its op seed with
-the global seed when one is set (`tf.random.set_seed`, `keras.utils.set_random_seed`), so set
-that the same way too; and with `reshuffle_each_iteration=True` each new iterator over the
-same dataset object starts a new shuffle order, so create one iterator and keep drawing from it.
+give another architecture. Here every random choice comes from `seed`: the augmentation uses
+stateless random ops seeded by (`seed`, batch index), and the shuffle has an explicit op seed.
+The same seed and images give the same batches in the same order, in every process. Two caveats
+of `Dataset.shuffle` itself: TF combines its op seed with the global seed when one is set
+(`tf.random.set_seed`, `keras.utils.set_random_seed`), so set that the same way too; and with
+`reshuffle_each_iteration=True` each new iterator over the same dataset object starts a new
+shuffle order, so create one iterator and keep drawing from it.
 
 Augmentation runs on whole batches (vectorised gathers) rather than per image, so the 3000 LR
 samples of one count take three `map` calls rather than 3000.
 """
 
-import numpy as np
 import tensorflow as tf
 
+from tenas_tf import checks
+from tenas_tf.data import _ops
 from tenas_tf.data import datasets as datasets_lib
 from tenas_tf.data import sources
 
@@ -34,42 +35,9 @@ _LR_STREAM = 1
 _LR_CROP = 3
 
 
-def _is_int(value):
-  return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_batch_size(batch_size, minimum, why):
-  if not _is_int(batch_size) or batch_size < minimum:
-    raise ValueError(f"batch_size must be an int >= {minimum} ({why}); got {batch_size!r}")
-  return int(batch_size)
-
-
-def _check_seed(seed):
-  if not _is_int(seed):
-    raise ValueError(f"seed must be an int; got {seed!r}")
-  return int(seed)
-
-
-def _check_shuffle_buffer(shuffle_buffer):
-  if not _is_int(shuffle_buffer) or shuffle_buffer < 1:
-    raise ValueError(f"shuffle_buffer must be an int >= 1; got {shuffle_buffer!r}")
-  return int(shuffle_buffer)
-
-
-def _normalize(pixels, info):
-  """uint8-range float pixels [..., 3] -> (pixels / 255 - mean) / std, per channel."""
-  mean = tf.constant(info.mean, tf.float32)
-  std = tf.constant(info.std, tf.float32)
-  return (pixels / 255.0 - mean) / std
-
-
-def _crop(images, top, left, size):
-  """Per-image windows: images [B, H, W, C], top and left [B] int32 -> [B, size, size, C]."""
-  offsets = tf.range(size, dtype=tf.int32)
-  rows = top[:, None] + offsets
-  cols = left[:, None] + offsets
-  images = tf.gather(images, rows, axis=1, batch_dims=1)
-  return tf.gather(images, cols, axis=2, batch_dims=1)
+def _check_arguments(batch_size, minimum, why, seed, shuffle_buffer):
+  return (checks.integer("batch_size", batch_size, minimum, why=why),
+          checks.integer("seed", seed), checks.integer("shuffle_buffer", shuffle_buffer, 1))
 
 
 def _shuffled_batches(images, batch_size, seed, shuffle_buffer):
@@ -79,19 +47,6 @@ def _shuffled_batches(images, batch_size, seed, shuffle_buffer):
              .repeat()
              .batch(batch_size, drop_remainder=True))
   return tf.data.Dataset.zip(batches, tf.data.Dataset.counter())
-
-
-def _finish(dataset):
-  options = tf.data.Options()
-  options.deterministic = True
-  return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
-
-
-def _stateless_seeds(seed, stream, index, num):
-  """`num` independent stateless seeds [2] for batch `index` of stream `stream`."""
-  base = tf.constant([seed, stream], tf.int64)
-  return tf.unstack(tf.random.experimental.stateless_split(
-      tf.random.experimental.stateless_fold_in(base, index), num=num))
 
 
 def ntk_batches(images, info, batch_size, seed, *, shuffle_buffer=DEFAULT_SHUFFLE_BUFFER):
@@ -122,27 +77,22 @@ def ntk_batches(images, info, batch_size, seed, *, shuffle_buffer=DEFAULT_SHUFFL
   >>> next(iter(batches)).shape
   TensorShape([8, 32, 32, 3])
 
-  Reference: TENAS_SPEC.md sections 3 and 6.
+  Reference: TE-NAS (Chen et al., ICLR 2021), the NTK condition number; the inputs are the
+  training transform of NAS-Bench-201's code (Dong & Yang, ICLR 2020).
   """
   info = datasets_lib.dataset_info(info)
-  batch_size = _check_batch_size(batch_size, 2, "a condition number needs at least 2 samples")
-  seed = _check_seed(seed)
-  shuffle_buffer = _check_shuffle_buffer(shuffle_buffer)
+  batch_size, seed, shuffle_buffer = _check_arguments(
+      batch_size, 2, "a condition number needs at least 2 samples", seed, shuffle_buffer)
   size, pad = info.image_size, info.pad
   sources.check_image_spec(images, size, "images for ntk_batches")
 
   def augment(batch, index):
-    flip_seed, top_seed, left_seed = _stateless_seeds(seed, _NTK_STREAM, index, 3)
-    pixels = tf.cast(batch, tf.float32)
-    flip = tf.random.stateless_uniform([batch_size], flip_seed) < 0.5
-    pixels = tf.where(flip[:, None, None, None], tf.reverse(pixels, axis=[2]), pixels)
-    pixels = tf.pad(pixels, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    top = tf.random.stateless_uniform([batch_size], top_seed, 0, 2 * pad + 1, tf.int32)
-    left = tf.random.stateless_uniform([batch_size], left_seed, 0, 2 * pad + 1, tf.int32)
-    return _normalize(_crop(pixels, top, left, size), info)
+    seeds = _ops.stateless_seeds(seed, _NTK_STREAM, index, 3)
+    pixels = _ops.flip_pad_crop(tf.cast(batch, tf.float32), batch_size, pad, size, *seeds)
+    return _ops.normalize(pixels, info)
 
   batches = _shuffled_batches(images, batch_size, seed, shuffle_buffer)
-  return _finish(batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+  return _ops.finish(batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
 
 
 def linear_region_batches(images, info, batch_size=1000, seed=0, *,
@@ -175,12 +125,12 @@ def linear_region_batches(images, info, batch_size=1000, seed=0, *,
   >>> next(iter(samples)).shape
   TensorShape([1000, 3, 3, 1])
 
-  Reference: TENAS_SPEC.md sections 4 and 6.
+  Reference: TE-NAS (Chen et al., ICLR 2021), the number of linear regions, counted on 3x3x1
+  crops by the authors' code.
   """
   info = datasets_lib.dataset_info(info)
-  batch_size = _check_batch_size(batch_size, 1, "at least one sample")
-  seed = _check_seed(seed)
-  shuffle_buffer = _check_shuffle_buffer(shuffle_buffer)
+  batch_size, seed, shuffle_buffer = _check_arguments(
+      batch_size, 1, "at least one sample", seed, shuffle_buffer)
   sources.check_image_spec(images, None, "images for linear_region_batches")
   height, width = images.element_spec.shape[:2]
   if (height is not None and height < _LR_CROP) or (width is not None and width < _LR_CROP):
@@ -188,15 +138,15 @@ def linear_region_batches(images, info, batch_size=1000, seed=0, *,
                      f"got {tuple(images.element_spec.shape)}")
 
   def sample(batch, index):
-    top_seed, left_seed, channel_seed = _stateless_seeds(seed, _LR_STREAM, index, 3)
+    top_seed, left_seed, channel_seed = _ops.stateless_seeds(seed, _LR_STREAM, index, 3)
     shape = tf.shape(batch)
     top = tf.random.stateless_uniform([batch_size], top_seed, 0, shape[1] - _LR_CROP + 1,
                                       tf.int32)
     left = tf.random.stateless_uniform([batch_size], left_seed, 0, shape[2] - _LR_CROP + 1,
                                        tf.int32)
     channel = tf.random.stateless_uniform([batch_size], channel_seed, 0, 3, tf.int32)
-    crops = _normalize(_crop(tf.cast(batch, tf.float32), top, left, _LR_CROP), info)
+    crops = _ops.normalize(_ops.crop(tf.cast(batch, tf.float32), top, left, _LR_CROP), info)
     return tf.gather(crops, channel[:, None], axis=3, batch_dims=1)
 
   batches = _shuffled_batches(images, batch_size, seed, shuffle_buffer)
-  return _finish(batches.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+  return _ops.finish(batches.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))

@@ -18,9 +18,8 @@ import os
 from absl import app
 import tensorflow as tf
 
+from tenas_tf import data
 from tenas_tf import train as train_lib
-from tenas_tf.data import datasets as datasets_lib
-from tenas_tf.data import imagenet as imagenet_lib
 from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
 from tenas_tf.experiments import run_files
@@ -48,20 +47,10 @@ def _genotype():
   return result["genotype"]
 
 
-def _data_source():
-  if tenas_flags.TRAIN_IMAGE_DIR.value:
-    return f"image_dir:{tenas_flags.TRAIN_IMAGE_DIR.value}"
-  if tenas_flags.DATA_NPZ.value:
-    return f"npz:{','.join(tenas_flags.DATA_NPZ.value)}"
-  if tenas_flags.DATASET.value == "synthetic":
-    return f"synthetic:{tenas_flags.SYNTHETIC_COUNT.value}"
-  return "tfds"
-
-
-def _config():
+def _config(source):
   return train_lib.TrainConfig(
       genotype=_genotype(), space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
-      data_source=_data_source(), channels=tenas_flags.CHANNELS.value,
+      data_source=source.identity, channels=tenas_flags.CHANNELS.value,
       cells_per_stage=tenas_flags.CELLS_PER_STAGE.value, num_cells=tenas_flags.NUM_CELLS.value,
       image_size=tenas_flags.IMAGE_SIZE.value, epochs=tenas_flags.EPOCHS.value,
       steps_per_epoch=tenas_flags.STEPS_PER_EPOCH.value,
@@ -74,46 +63,47 @@ def _config():
       mixed_precision=tenas_flags.MIXED_PRECISION.value)
 
 
-def _image_folder_examples(info):
-  """ImageNet-1k's (train files, held-out files or None) from --train_image_dir and
-  --eval_image_dir, whose class folders must agree."""
+def _sources():
+  """(training `data.DataSource`, held-out one or None) from the data flags of training.
+
+  ImageNet-1k trains from --train_image_dir (held out: --eval_image_dir); the other datasets
+  from --data_npz, random images (--dataset=synthetic) or TFDS, held out: --eval_npz, or for
+  TFDS the dataset's test / validation split.
+  """
+  info = data.dataset_info(tenas_flags.DATASET.value)
   train_dir, eval_dir = tenas_flags.TRAIN_IMAGE_DIR.value, tenas_flags.EVAL_IMAGE_DIR.value
-  others = [f"--{holder.name}" for holder in (tenas_flags.DATA_NPZ, tenas_flags.EVAL_NPZ)
-            if holder.value]
-  if not train_dir or others:
-    raise ValueError(f"--dataset={info.name} trains from image files: give --train_image_dir "
-                     f"(and optionally --eval_image_dir), no npz files; got "
-                     f"--train_image_dir={train_dir!r} and {others or 'no npz flag'}")
-  examples = train_lib.image_folder_examples(train_dir, info.num_classes)
-  held_out = None
-  if eval_dir:
-    held_out = train_lib.image_folder_examples(
-        eval_dir, info.num_classes, classes=imagenet_lib.image_folder_classes(train_dir))
-  return examples, held_out
-
-
-def _examples(config):
-  """(train examples, eval examples or None) from the source the flags select."""
-  info = datasets_lib.dataset_info(config.dataset)
+  options = dict(data_dir=tenas_flags.DATA_DIR.value, seed=tenas_flags.SEED.value,
+                 synthetic_count=tenas_flags.SYNTHETIC_COUNT.value)
   if info.resize:
-    return _image_folder_examples(info)
-  if tenas_flags.TRAIN_IMAGE_DIR.value or tenas_flags.EVAL_IMAGE_DIR.value:
+    others = [f"--{holder.name}" for holder in (tenas_flags.DATA_NPZ, tenas_flags.EVAL_NPZ)
+              if holder.value]
+    if not train_dir or others:
+      raise ValueError(f"--dataset={info.name} trains from image files: give --train_image_dir "
+                       f"(and optionally --eval_image_dir), no npz files; got "
+                       f"--train_image_dir={train_dir!r} and {others or 'no npz flag'}")
+    held_out = data.DataSource(info.name, image_dir=eval_dir, **options) if eval_dir else None
+    return data.DataSource(info.name, image_dir=train_dir, **options), held_out
+  if train_dir or eval_dir:
     raise ValueError(f"--train_image_dir and --eval_image_dir apply to --dataset=imagenet-1k "
                      f"only; got --dataset={info.name}")
+  source = data.DataSource(info.name, data_npz=tenas_flags.DATA_NPZ.value or None, **options)
   eval_npz = tenas_flags.EVAL_NPZ.value
-  held_out = train_lib.npz_examples(eval_npz, info.num_classes) if eval_npz else None
-  if tenas_flags.DATA_NPZ.value:
-    return train_lib.npz_examples(tenas_flags.DATA_NPZ.value, info.num_classes), held_out
-  if info.name == "synthetic":
-    count = tenas_flags.SYNTHETIC_COUNT.value
-    examples = train_lib.synthetic_examples(count, info.image_size, info.num_classes,
-                                            config.seed)
-    return examples, held_out
-  data_dir = tenas_flags.DATA_DIR.value
-  examples = train_lib.tfds_examples(info, "train", data_dir)
+  if eval_npz:
+    held_out = data.DataSource(info.name, data_npz=eval_npz, **options)
+  elif source.kind == "tfds":
+    held_out = data.DataSource(info.name, split=data.eval_split(info), **options)
+  else:
+    held_out = None
+  return source, held_out
+
+
+def _examples(source, held_out):
+  """(training examples, held-out examples or None); image folders must agree on classes."""
+  examples = source.examples()
   if held_out is None:
-    held_out = train_lib.tfds_examples(info, train_lib.eval_split(info), data_dir)
-  return examples, held_out
+    return examples, None
+  classes = data.image_folder_classes(source.image_dir) if source.kind == "image_dir" else None
+  return examples, held_out.examples(classes=classes)
 
 
 def _check_run_dir(run_dir, config):
@@ -149,7 +139,8 @@ def _print_result(result):
 def _train():
   if tenas_flags.NUM_CPU_DEVICES.value is not None:
     train_lib.configure_cpu_devices(tenas_flags.NUM_CPU_DEVICES.value)
-  config = _config()
+  source, held_out_source = _sources()
+  config = _config(source)
   train_lib.check_mixed_precision(config.mixed_precision)
   run_dir = tenas_flags.RUN_DIR.value
   finished = _check_run_dir(run_dir, config)
@@ -158,7 +149,7 @@ def _train():
     _print_result(finished)
     return
   # The data is loaded (and checked) before the run directory is claimed for this config.
-  examples, held_out = _examples(config)
+  examples, held_out = _examples(source, held_out_source)
   run_files.write_json(os.path.join(run_dir, CONFIG_FILE), config.to_json())
   run_files.write_atomic(os.path.join(run_dir, "train.flags"),
                          tenas_flags.flagfile_text(tenas_flags.TRAIN_FLAGS))

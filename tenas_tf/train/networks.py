@@ -6,7 +6,7 @@ line in `_NETWORKS`, one in `GENOTYPE_PARSERS` and one in `NETWORK_OPTIONS`; no 
 
 import types
 
-from tenas_tf.data import datasets as datasets_lib
+from tenas_tf import data as data_lib
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces.darts import DartsGenotype
 from tenas_tf.spaces.darts_network import DartsNetwork
@@ -70,7 +70,7 @@ def network_options(space, dataset, values):
     raise ValueError(f"space must be one of {tuple(NETWORK_OPTIONS)}; got {space!r}")
   options = {name: values[name] for name in NETWORK_OPTIONS[space]}
   if space == "darts":
-    options["variant"] = _DARTS_VARIANTS.get(datasets_lib.dataset_info(dataset).name, "cifar")
+    options["variant"] = _DARTS_VARIANTS.get(data_lib.dataset_info(dataset).name, "cifar")
   return options
 
 

@@ -1,11 +1,12 @@
 """Retraining a found architecture with Keras `fit`: recipe, callbacks, resumption, strategies.
 
-The recipe is NB201's training protocol by default (TENAS_SPEC.md section 7): SGD with Nesterov
-momentum 0.9, learning rate 0.1 annealed to 0 by a cosine over all steps (per step, no warm-up),
-coupled L2 weight decay 5e-4 on every trainable variable (`PyTorchSGD`), batch 256, 200 epochs,
-flip + pad-4 crop; optionally label smoothing, cutout, drop-path and, for DARTS genotypes
-(`DartsNetwork`), the auxiliary head (the DARTS recipes). ImageNet-1k trains from image files
-with random-resized crops (`imagenet_data`); the other datasets from images in memory (`data`).
+The recipe is NB201's training protocol by default (NAS-Bench-201, Dong & Yang, ICLR 2020,
+section 2.3): SGD with Nesterov momentum 0.9, learning rate 0.1 annealed to 0 by a cosine over
+all steps (per step, no warm-up), coupled L2 weight decay 5e-4 on every trainable variable
+(`PyTorchSGD`), batch 256, 200 epochs, flip + pad-4 crop; optionally label smoothing, cutout,
+drop-path and, for DARTS genotypes (`DartsNetwork`), the auxiliary head (the DARTS recipes).
+ImageNet-1k trains from image files with random-resized crops (`data.imagenet_train_batches`);
+the other datasets from images in memory (`data.train_batches`).
 
 The run directory receives, from the chief worker:
 - `backup/`: `keras.callbacks.BackupAndRestore`'s state after every epoch (weights, optimizer
@@ -29,11 +30,9 @@ import time
 import keras
 import tensorflow as tf
 
-from tenas_tf.data import datasets as datasets_lib
+from tenas_tf import data as data_lib
 from tenas_tf.spaces import init as init_lib
-from tenas_tf.train import data as data_lib
 from tenas_tf.train import distribute
-from tenas_tf.train import imagenet_data
 from tenas_tf.train import networks
 from tenas_tf.train import optimizer as optimizer_lib
 
@@ -54,8 +53,8 @@ class TrainConfig:
       every form of one genotype gives one configuration.
     space: search space of `genotype` ("nb201" or "darts").
     dataset: dataset name (`tenas_tf.data.DATASETS`), fixing image size, classes, mean, std.
-    data_source: where the images come from, as recorded ("tfds", "npz:a.npz", "synthetic:N",
-      "image_dir:/data/ILSVRC2012/train").
+    data_source: where the images come from: the `identity` of a `tenas_tf.data.DataSource`
+      ("npz:/data/c10/a.npz;dataset=cifar10", "tfds:cifar10;dataset=cifar10;split=train", ...).
     channels: C, first-stage width (16 in NB201; DARTS: 36 CIFAR, 48 ImageNet).
     cells_per_stage: N (5 in NB201); NB201 only.
     num_cells: number of cells (DARTS: 20 CIFAR, 14 ImageNet); DARTS only.
@@ -107,7 +106,7 @@ class TrainConfig:
     # Frozen: the canonical text of the genotype replaces the form it was given in, once, here.
     object.__setattr__(self, "genotype",
                        networks.parse_genotype(self.space, self.genotype).to_string())
-    info = datasets_lib.dataset_info(self.dataset)
+    info = data_lib.dataset_info(self.dataset)
     init_lib.check_init_scheme(self.init)
     if self.strategy not in distribute.STRATEGIES:
       raise ValueError(f"strategy must be one of {distribute.STRATEGIES}; "
@@ -149,7 +148,7 @@ class TrainConfig:
   @property
   def input_size(self):
     """Side S of the network's [S, S, 3] inputs: `image_size`, or the dataset's."""
-    return self.image_size or datasets_lib.dataset_info(self.dataset).image_size
+    return self.image_size or data_lib.dataset_info(self.dataset).image_size
 
   def to_json(self):
     return dataclasses.asdict(self)
@@ -214,10 +213,10 @@ def check_mixed_precision(enabled):
 def _pipelines(config, info, train_examples, eval_examples):
   """(number of training images, start step -> training batches, held-out batches or None)."""
   if info.resize:  # ImageNet-1k: image files of any size, random-resized crops
-    paths, labels = imagenet_data.check_files(*train_examples, info.num_classes, "training data")
-    held_out = None if eval_examples is None else imagenet_data.eval_batches(
+    paths, labels = data_lib.check_files(*train_examples, info.num_classes, "training data")
+    held_out = None if eval_examples is None else data_lib.imagenet_eval_batches(
         *eval_examples, info, config.input_size, config.batch_size)
-    return len(paths), lambda start_step: imagenet_data.train_batches(
+    return len(paths), lambda start_step: data_lib.imagenet_train_batches(
         paths, labels, info, config.input_size, config.batch_size, seed=config.seed,
         start_step=start_step), held_out
   images, labels = data_lib.check_examples(*train_examples, info.num_classes, "training data")
@@ -234,7 +233,7 @@ def train(config, train_examples, eval_examples, run_dir, *, strategy=None, verb
   Args:
     config: a `TrainConfig`.
     train_examples: the training set: (images uint8 [N, S, S, 3], labels int [N]); for
-      ImageNet-1k (image files, `imagenet_data.image_folder_examples`): (paths str [N],
+      ImageNet-1k (image files, `data.image_folder_examples`): (paths str [N],
       labels int [N]).
     eval_examples: the held-out examples in the same form, evaluated after every epoch and at
       the end; None skips evaluation.
@@ -258,10 +257,10 @@ def train(config, train_examples, eval_examples, run_dir, *, strategy=None, verb
     ...                (x_test, y_test), "runs/train")
     >>> result["eval"]["accuracy"]
 
-  Reference: TENAS_SPEC.md section 7 (the NB201 training protocol).
+  Reference: NAS-Bench-201 (Dong & Yang, ICLR 2020) section 2.3 (the training protocol).
   """
   start = time.perf_counter()
-  info = datasets_lib.dataset_info(config.dataset)
+  info = data_lib.dataset_info(config.dataset)
   check_mixed_precision(config.mixed_precision)
   count, train_batches, eval_data = _pipelines(config, info, train_examples, eval_examples)
   steps_per_epoch = config.steps_per_epoch or count // config.batch_size

@@ -11,7 +11,7 @@ from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
-from tenas_tf.data import (cache_images, dataset_info, imagenet, linear_region_batches,
+from tenas_tf.data import (cache_images, dataset_info, decode_and_resize, linear_region_batches,
                            load_images, ntk_batches)
 
 
@@ -20,12 +20,12 @@ def _all(images):
 
 
 class _DecodeCounter:
-  """Replaces `imagenet.decode_and_resize` by itself plus a count of the images it decodes."""
+  """Replaces `decode_and_resize`, where the sources call it, by itself plus a count."""
 
   def __init__(self, test):
     self.count = 0
     self._lock = threading.Lock()
-    original = imagenet.decode_and_resize
+    original = decode_and_resize
 
     def tick():
       with self._lock:
@@ -37,7 +37,7 @@ class _DecodeCounter:
       with tf.control_dependencies([ticked]):
         return tf.identity(original(encoded, image_size))
 
-    test.enter_context(mock.patch.object(imagenet, "decode_and_resize", counting))
+    test.enter_context(mock.patch("tenas_tf.data.imagenet.decode_and_resize", counting))
 
 
 class DecodeOnceTest(tf.test.TestCase):

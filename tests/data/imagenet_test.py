@@ -235,8 +235,9 @@ class TfrecordTest(_TempDirTest):
       tfrecord_files(paths)
 
   def test_one_source_at_most(self):
-    with self.assertRaisesRegex(ValueError, r"give at most one of data_npz, image_dir, "
-                                r"tfrecords; got \('image_dir', 'tfrecords'\)"):
+    with self.assertRaisesRegex(ValueError, r"give at most one image source of --data_npz, "
+                                r"--image_dir, --tfrecords, --manual_dir; got --image_dir=" +
+                                re.escape(f"{self.tmp} and --tfrecords={self.tmp}")):
       load_images("imagenet-1k", image_dir=self.tmp, tfrecords=self.tmp)
 
 

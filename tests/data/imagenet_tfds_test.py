@@ -14,7 +14,11 @@ import numpy as np
 import tensorflow as tf
 
 from tenas_tf.data import (check_imagenet16_120_count, dataset_info,
-                           linear_region_batches, load_images, ntk_batches, sources, tfds_images)
+                           linear_region_batches, load_images, ntk_batches, tfds_images)
+
+# The published sizes the loader compares against, replaced by the mocks' (module internals).
+_SPLIT_SIZES = "tenas_tf.data.tfds_sources._IMAGENET_SPLIT_SIZES"
+_IMAGENET16_120_SIZES = "tenas_tf.data.tfds_sources.IMAGENET16_120_SIZES"
 
 
 def _all(images):
@@ -143,8 +147,8 @@ class Imagenet16CountTest(tf.test.TestCase, parameterized.TestCase):
     records and ImageNet16-120 240 of them (the published sizes are checked above).
     """
     tfds = _tfds()
-    self.enter_context(mock.patch.object(sources, "_IMAGENET_SPLIT_SIZES", {"train": 3_000}))
-    self.enter_context(mock.patch.object(sources, "IMAGENET16_120_SIZES", {"train": 240}))
+    self.enter_context(mock.patch(_SPLIT_SIZES, {"train": 3_000}))
+    self.enter_context(mock.patch(_IMAGENET16_120_SIZES, {"train": 240}))
 
     def as_dataset(builder, split, decoders=None, read_config=None, shuffle_files=False):
       del builder, split, decoders, read_config, shuffle_files
@@ -172,7 +176,7 @@ class Imagenet16CountTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_incomplete_split_is_not_checked(self):
     # Mock data of another size (2,999 records): not the whole split, no check.
-    self.enter_context(mock.patch.object(sources, "_IMAGENET_SPLIT_SIZES", {"train": 3_000}))
+    self.enter_context(mock.patch(_SPLIT_SIZES, {"train": 3_000}))
     with _tfds().testing.mock_data(num_examples=200):
       self.assertNotEmpty(_all(tfds_images("imagenet16-120")))
 

@@ -100,7 +100,7 @@ class SearchBinaryTest(absltest.TestCase):
     with open(os.path.join(run_dir, "result.json")) as stream:
       result = json.load(stream)
     self.assertLen(result["rounds"], 1)  # 4 ops per edge, 3 pruned at once
-    self.assertEqual(result["config"]["data_source"], "tfds")
+    self.assertEqual(result["config"]["data_source"], "tfds:cifar10;dataset=cifar10;split=train")
     NB201Genotype.from_string(result["genotype"])
 
   def test_search_on_an_imagenet_image_folder(self):
@@ -122,7 +122,10 @@ class SearchBinaryTest(absltest.TestCase):
     with open(os.path.join(run_dir, "result.json")) as stream:
       result = json.load(stream)
     self.assertEqual(result["config"]["dataset"], "imagenet-1k")
-    self.assertEqual(result["config"]["data_source"], f"image_dir:{image_dir};max_images=12")
+    # The folder spelled canonically; the seed orders its files; --cache_dir is left out.
+    self.assertEqual(result["config"]["data_source"],
+                     f"image_dir:{os.path.realpath(image_dir)};dataset=imagenet-1k;seed=5;"
+                     "max_images=12")
     NB201Genotype.from_string(result["genotype"])
     self.assertEqual([len(r["scores"]) for r in result["rounds"]], [12])
     # The 12 images were decoded, resized to 32x32 and cached in files.

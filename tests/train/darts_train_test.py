@@ -16,7 +16,7 @@ from tenas_tf.launch import train as train_binary
 from tenas_tf.spaces import DartsGenotype, DartsNetwork, TENAS_CIFAR10
 from tests import testing_utils
 from tests.spaces.darts_network_test import TINY
-from tests.train.imagenet_data_test import write_image_folder
+from tests.data.imagenet_training_test import write_image_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CIFAR_RECIPE = f"--flagfile={os.path.join(REPO, 'launch', 'train_darts_cifar10.flags')}"

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from tenas_tf import train
-from tenas_tf.data import dataset_info
+from tenas_tf.data import dataset_info, npz_examples
 from tests import testing_utils
 
 CIFAR = testing_utils.shared_dir() / "data" / "cifar"
@@ -24,8 +24,8 @@ class TrainingTest(absltest.TestCase):
                                        "cifar10_test_0000-0999.npz")]
     if not all(path.exists() for path in files):
       self.skipTest(f"shared CIFAR-10 images absent: {[str(p) for p in files]}")
-    examples = train.npz_examples([str(p) for p in files[:2]], 10)
-    held_out = train.npz_examples(str(files[2]), 10)
+    examples = npz_examples([str(p) for p in files[:2]], 10)
+    held_out = npz_examples(str(files[2]), 10)
     config = train.TrainConfig(genotype=ARCH, channels=4, cells_per_stage=1, epochs=3,
                                steps_per_epoch=40, batch_size=64, learning_rate=0.1,
                                cutout=0, seed=0)

@@ -6,8 +6,8 @@ import tempfile
 from absl.testing import absltest
 import numpy as np
 
-from tenas_tf.data import dataset_info
-from tenas_tf.train import data as data_lib
+from tenas_tf.data import (dataset_info, eval_batches, npz_examples, synthetic_examples,
+                           synthetic_images, tfds_examples, train_batches)
 from tests import testing_utils
 
 INFO = dataset_info("cifar10")
@@ -41,7 +41,7 @@ class TrainDataTest(absltest.TestCase):
 
   def test_each_image_is_a_flip_and_crop_of_its_source_and_a_pass_is_a_permutation(self):
     images, labels = _examples(count=9)
-    batches = _take(data_lib.train_batches(images, labels, INFO, 4, seed=3), 2)  # 1 pass = 2
+    batches = _take(train_batches(images, labels, INFO, 4, seed=3), 2)  # 1 pass = 2
     candidates = [_candidates(image) for image in images]
     sources = []
     for x, one_hot in batches:
@@ -57,12 +57,11 @@ class TrainDataTest(absltest.TestCase):
 
   def test_same_seed_same_batches_and_resuming_at_a_step_continues_the_stream(self):
     images, labels = _examples(count=10)
-    stream = _take(data_lib.train_batches(images, labels, INFO, 4, seed=1, cutout=16), 7)
-    again = _take(data_lib.train_batches(images, labels, INFO, 4, seed=1, cutout=16), 7)
+    stream = _take(train_batches(images, labels, INFO, 4, seed=1, cutout=16), 7)
+    again = _take(train_batches(images, labels, INFO, 4, seed=1, cutout=16), 7)
     # 2 batches a pass: step 5 is the middle of the third pass.
-    resumed = _take(data_lib.train_batches(images, labels, INFO, 4, seed=1, cutout=16,
-                                           start_step=5), 2)
-    other = _take(data_lib.train_batches(images, labels, INFO, 4, seed=2, cutout=16), 1)
+    resumed = _take(train_batches(images, labels, INFO, 4, seed=1, cutout=16, start_step=5), 2)
+    other = _take(train_batches(images, labels, INFO, 4, seed=2, cutout=16), 1)
     for (x, y), (x2, y2) in zip(stream, again):
       np.testing.assert_array_equal(x, x2)
       np.testing.assert_array_equal(y, y2)
@@ -74,8 +73,8 @@ class TrainDataTest(absltest.TestCase):
 
   def test_cutout_zeroes_one_clipped_square_per_image(self):
     images, labels = _examples(count=64)
-    plain = _take(data_lib.train_batches(images, labels, INFO, 64, seed=5), 1)[0][0]
-    cut = _take(data_lib.train_batches(images, labels, INFO, 64, seed=5, cutout=16), 1)[0][0]
+    plain = _take(train_batches(images, labels, INFO, 64, seed=5), 1)[0][0]
+    cut = _take(train_batches(images, labels, INFO, 64, seed=5, cutout=16), 1)[0][0]
     heights = []
     for a, b in zip(plain, cut):
       changed = np.any(a != b, axis=-1)
@@ -92,7 +91,7 @@ class TrainDataTest(absltest.TestCase):
 
   def test_eval_batches_are_normalised_in_order_with_a_short_last_batch(self):
     images, labels = _examples(count=10)
-    batches = _take(data_lib.eval_batches(images, labels, INFO, 4), 10)
+    batches = _take(eval_batches(images, labels, INFO, 4), 10)
     self.assertEqual([len(x) for x, _ in batches], [4, 4, 2])
     x = np.concatenate([x for x, _ in batches])
     y = np.concatenate([y for _, y in batches])
@@ -103,17 +102,28 @@ class TrainDataTest(absltest.TestCase):
     path = SHARED_CIFAR / "cifar10_test_0000-0999.npz"
     if not path.exists():
       self.skipTest(f"shared CIFAR-10 images absent: {path}")
-    images, labels = data_lib.npz_examples(str(path), 10)
+    images, labels = npz_examples(str(path), 10)
     with np.load(path) as archive:
       np.testing.assert_array_equal(images, archive["x"])
       np.testing.assert_array_equal(labels, archive["y"])
     self.assertEqual(labels.dtype, np.int32)
 
+  def test_synthetic_examples_are_the_synthetic_images_with_generator_labels(self):
+    images, labels = synthetic_examples(6, 8, 10, seed=3)
+    rng = np.random.default_rng(3)  # images first, then labels, from one generator
+    np.testing.assert_array_equal(images, rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8))
+    np.testing.assert_array_equal(labels, rng.integers(0, 10, size=6))
+    self.assertEqual(labels.dtype, np.int32)
+    np.testing.assert_array_equal(
+        images, np.stack(list(synthetic_images(6, 8, seed=3).as_numpy_iterator())))
+    with self.assertRaisesRegex(ValueError, "num_classes must be an int >= 1; got 0"):
+      synthetic_examples(6, 8, 0, seed=3)
+
   def test_tfds_examples_keep_labels_below_num_classes(self):
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     with tfds.testing.mock_data(num_examples=40):
-      images, labels = data_lib.tfds_examples("cifar10", "test")
-      small, small_labels = data_lib.tfds_examples("imagenet16-120", "validation")
+      images, labels = tfds_examples("cifar10", "test")
+      small, small_labels = tfds_examples("imagenet16-120", "validation")
     self.assertEqual((images.shape, images.dtype, labels.dtype),
                      ((40, 32, 32, 3), np.uint8, np.int32))
     self.assertTrue(np.all((labels >= 0) & (labels < 10)))
@@ -122,28 +132,28 @@ class TrainDataTest(absltest.TestCase):
     self.assertLess(len(small), 40)
     self.assertTrue(np.all(small_labels < 120))
     with self.assertRaisesRegex(ValueError, "to train from TFDS; got 'synthetic'"):
-      data_lib.tfds_examples("synthetic", "train")
+      tfds_examples("synthetic", "train")
 
   def test_bad_inputs_are_refused_with_the_value(self):
     images, labels = _examples(count=4)
     with self.assertRaisesRegex(ValueError, r"labels of train_batches must lie in \[0, 10\); "
                                             "got 12 at index 2"):
-      data_lib.train_batches(images, np.array([0, 1, 12, 3]), INFO, 2, seed=0)
-    with self.assertRaisesRegex(ValueError, "batch_size must be at most the 4 training images; "
-                                            "got 5"):
-      data_lib.train_batches(images, labels, INFO, 5, seed=0)
+      train_batches(images, np.array([0, 1, 12, 3]), INFO, 2, seed=0)
+    with self.assertRaisesRegex(ValueError, r"batch_size must be an int in \[1, 4\] \(at most "
+                                            r"the number of training examples\); got 5"):
+      train_batches(images, labels, INFO, 5, seed=0)
     with self.assertRaisesRegex(ValueError, "cutout must be an int >= 0; got -1"):
-      data_lib.train_batches(images, labels, INFO, 2, seed=0, cutout=-1)
+      train_batches(images, labels, INFO, 2, seed=0, cutout=-1)
     with self.assertRaisesRegex(ValueError, "must be 32x32x3 for dataset 'cifar10'"):
-      data_lib.train_batches(images[:, :16, :16], labels, INFO, 2, seed=0)
+      train_batches(images[:, :16, :16], labels, INFO, 2, seed=0)
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     path = os.path.join(tmp, "images_only.npz")
     np.savez(path, x=images)
-    with self.assertRaisesRegex(ValueError,
-                                r"must hold images 'x' and labels 'y'; missing \['y'\]"):
-      data_lib.npz_examples(path, 10)
+    with self.assertRaisesRegex(ValueError, r"must hold images under key 'x' and labels under "
+                                            r"key 'y'; got keys \('x',\)"):
+      npz_examples(path, 10)
     with self.assertRaisesRegex(ValueError, "does not exist"):
-      data_lib.npz_examples(os.path.join(tmp, "absent.npz"), 10)
+      npz_examples(os.path.join(tmp, "absent.npz"), 10)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
-from tenas_tf.data import dataset_info
-from tenas_tf.train import imagenet_data
+from tenas_tf.data import (check_files, dataset_info, image_folder_examples,
+                           imagenet_eval_batches, imagenet_train_batches)
 
 INFO = dataset_info("imagenet-1k")
 # One solid colour per class: any crop, resize or flip of an image keeps its colour, so a
@@ -49,21 +49,21 @@ class ImageNetDataTest(absltest.TestCase):
         tempfile.TemporaryDirectory()), "train"))
 
   def test_batches_pair_each_crop_with_its_label_and_are_a_function_of_the_step(self):
-    paths, labels = imagenet_data.image_folder_examples(self.root, INFO.num_classes)
+    paths, labels = image_folder_examples(self.root, INFO.num_classes)
     self.assertEqual(labels.tolist(), [0, 0, 0, 1, 1, 1, 2, 2, 2])
-    batches = list(imagenet_data.train_batches(paths, labels, INFO, 12, 4, seed=5).take(4))
+    batches = list(imagenet_train_batches(paths, labels, INFO, 12, 4, seed=5).take(4))
     seen = []
     for images, one_hot in batches:
       self.assertEqual((images.shape, one_hot.shape), ((4, 12, 12, 3), (4, 1000)))
       self.assertEqual(_class_of_pixels(images.numpy()), np.argmax(one_hot, 1).tolist())
       seen.extend(np.argmax(one_hot, 1).tolist())
     self.assertEqual(sorted(set(seen)), [0, 1, 2])  # shuffled passes over every class
-    resumed = list(imagenet_data.train_batches(paths, labels, INFO, 12, 4, seed=5,
-                                               start_step=2).take(2))
+    resumed = list(imagenet_train_batches(paths, labels, INFO, 12, 4, seed=5,
+                                          start_step=2).take(2))
     for (a, la), (b, lb) in zip(batches[2:], resumed):
       np.testing.assert_array_equal(a.numpy(), b.numpy())
       np.testing.assert_array_equal(la.numpy(), lb.numpy())
-    other = next(iter(imagenet_data.train_batches(paths, labels, INFO, 12, 4, seed=6)))
+    other = next(iter(imagenet_train_batches(paths, labels, INFO, 12, 4, seed=6)))
     self.assertFalse(np.array_equal(other[1].numpy(), batches[0][1].numpy()))
 
   def test_crops_vary_in_area_and_are_flipped(self):
@@ -74,8 +74,8 @@ class ImageNetDataTest(absltest.TestCase):
     pixels = np.zeros((64, 64, 3), np.uint8)
     pixels[:, 32:] = 255
     tf.io.write_file(os.path.join(root, "n01", "0.png"), tf.io.encode_png(pixels))
-    paths, labels = imagenet_data.image_folder_examples(root, INFO.num_classes)
-    images = np.concatenate([x.numpy() for x, _ in imagenet_data.train_batches(
+    paths, labels = image_folder_examples(root, INFO.num_classes)
+    images = np.concatenate([x.numpy() for x, _ in imagenet_train_batches(
         paths, labels, INFO, 16, 1, seed=0).take(40)])
     white = images[..., 0] > 0
     shares = white.mean(axis=(1, 2))
@@ -91,13 +91,13 @@ class ImageNetDataTest(absltest.TestCase):
     pixels[...] = (0, 0, 255)
     pixels[0, :] = pixels[-1, :] = pixels[:, 0] = pixels[:, -1] = (255, 0, 0)
     tf.io.write_file(os.path.join(root, "n01", "0.png"), tf.io.encode_png(pixels))
-    paths, labels = imagenet_data.image_folder_examples(root, INFO.num_classes)
-    (images, one_hot), = list(imagenet_data.eval_batches(paths, labels, INFO, 14, 8))
+    paths, labels = image_folder_examples(root, INFO.num_classes)
+    (images, one_hot), = list(imagenet_eval_batches(paths, labels, INFO, 14, 8))
     self.assertEqual(images.shape, (1, 14, 14, 3))
     np.testing.assert_allclose(images.numpy()[0], np.broadcast_to(_normalised((0, 0, 255)),
                                                                   (14, 14, 3)), atol=1e-5)
-    paths, labels = imagenet_data.image_folder_examples(self.root, INFO.num_classes)
-    batches = list(imagenet_data.eval_batches(paths, labels, INFO, 8, 4))
+    paths, labels = image_folder_examples(self.root, INFO.num_classes)
+    batches = list(imagenet_eval_batches(paths, labels, INFO, 8, 4))
     self.assertEqual([len(x) for x, _ in batches], [4, 4, 1])
     classes = [c for x, _ in batches for c in _class_of_pixels(x.numpy())]
     self.assertEqual(classes, labels.tolist())
@@ -105,16 +105,16 @@ class ImageNetDataTest(absltest.TestCase):
   def test_folders_and_arguments_are_checked(self):
     with self.assertRaisesRegex(ValueError, "must hold the 2 classes of the training folder.*"
                                             r"extra e.g. \['n03'\]"):
-      imagenet_data.image_folder_examples(self.root, 1000, classes=("n01", "n02"))
+      image_folder_examples(self.root, 1000, classes=("n01", "n02"))
     with self.assertRaisesRegex(ValueError, r"labels of image folder .* must lie in \[0, 2\); "
                                             "got 2"):
-      imagenet_data.image_folder_examples(self.root, 2)
-    paths, labels = imagenet_data.image_folder_examples(self.root, 1000)
-    with self.assertRaisesRegex(ValueError, "batch_size must be at most the 9 training images; "
-                                            "got 10"):
-      imagenet_data.train_batches(paths, labels, INFO, 8, 10, seed=0)
+      image_folder_examples(self.root, 2)
+    paths, labels = image_folder_examples(self.root, 1000)
+    with self.assertRaisesRegex(ValueError, r"batch_size must be an int in \[1, 9\] \(at most "
+                                            r"the number of training examples\); got 10"):
+      imagenet_train_batches(paths, labels, INFO, 8, 10, seed=0)
     with self.assertRaisesRegex(ValueError, "labels of x must be 9 integers, one per file"):
-      imagenet_data.check_files(paths, labels[:3], 1000, "x")
+      check_files(paths, labels[:3], 1000, "x")
 
 
 if __name__ == "__main__":
