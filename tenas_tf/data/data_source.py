@@ -197,10 +197,9 @@ class DataSource:
     Equal identities mean equal images (see the class docstring for what is left out).
     """
     kind = self.kind
-    what = {"npz": lambda: ",".join(self.data_npz), "image_dir": lambda: self.image_dir,
-            "tfrecords": lambda: ",".join(self.tfrecords),
-            "synthetic": lambda: str(self.synthetic_count),
-            "tfds": lambda: datasets_lib.dataset_info(self.dataset).tfds_name}[kind]()
+    what = {"npz": ",".join(self.data_npz or ()), "image_dir": self.image_dir,
+            "tfrecords": ",".join(self.tfrecords or ()), "synthetic": str(self.synthetic_count),
+            "tfds": datasets_lib.dataset_info(self.dataset).tfds_name}[kind]
     parts = [f"{kind}:{what}", f"dataset={self.dataset}"]
     if kind == "tfds":
       parts.append(f"split={self.split}")
