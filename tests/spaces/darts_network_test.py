@@ -2,7 +2,10 @@
 shapes, drop-path, the auxiliary output and loss, file round trip, and parameter counts against
 DARTS' and TE-NAS' papers."""
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 
 from absl.testing import absltest
@@ -293,6 +296,49 @@ class DartsNetworkTest(absltest.TestCase):
       DartsNetwork(TINY, channels=4, num_cells=5, auxiliary_weight=0.4).build((None, 16, 16, 3))
     with self.assertRaisesRegex(ValueError, "num_classes must be an int >= 1; got 0"):
       AuxiliaryHead(0)
+
+
+# Under MirroredStrategy on 2 CPU devices (split before TensorFlow starts, hence a process of its
+# own): the loss of one training step of `fit` and, per replica's half batch, the loss computed by
+# hand.
+_MIRRORED_STEP = """
+import json
+import keras, numpy as np, tensorflow as tf
+from tenas_tf.train import distribute
+distribute.configure_cpu_devices(2)
+from tenas_tf.spaces import DartsNetwork
+from tests.spaces.darts_network_test import TINY, _images
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+x = _images(8)
+y = keras.utils.to_categorical(np.arange(8) % 10, 10)
+loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+with strategy.scope():
+  net = DartsNetwork(TINY, 10, channels=4, num_cells=5, auxiliary_weight=0.4)
+  net.build((None, 32, 32, 3))
+  net.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss)
+halves = []
+for part in (slice(0, 4), slice(4, 8)):  # each replica normalises with its own half's statistics
+  main, auxiliary = net(x[part], training=True)
+  halves.append(float(loss(y[part], main)) + 0.4 * float(loss(y[part], auxiliary)))
+# `fit` splits each batch of a dataset over the replicas (`train_on_batch` would not split it).
+history = net.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0)
+step = history.history["loss"][0]
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "step": step, "halves": halves}))
+"""
+
+
+class DartsNetworkMirroredTest(absltest.TestCase):
+
+  def test_each_replica_adds_its_own_auxiliary_loss(self):
+    process = subprocess.run([sys.executable, "-c", _MIRRORED_STEP], cwd=testing_utils.REPO,
+                             env=dict(os.environ, PYTHONPATH=testing_utils.REPO,
+                                      TF_CPP_MIN_LOG_LEVEL="3"),
+                             capture_output=True, text=True, timeout=600)
+    self.assertEqual(process.returncode, 0, process.stderr[-3000:])
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    self.assertEqual(result["replicas"], 2)
+    # Equal halves: the global batch's mean loss is the mean of the replicas' mean losses.
+    self.assertAlmostEqual(result["step"], np.mean(result["halves"]), places=5)
 
 
 if __name__ == "__main__":
