@@ -160,7 +160,7 @@ class FactorizedReduce(keras.layers.Layer):
     init: initialisation scheme.
 
   Raises:
-    ValueError: if `filters` is not a positive even int.
+    ValueError: if `filters` is not an even int >= 2.
 
   Example:
     >>> FactorizedReduce(4)(tf.zeros([2, 5, 5, 4])).shape
