@@ -136,11 +136,17 @@ class SearchBinaryTest(absltest.TestCase):
                  f"--cache_dir={cache_dir}", "--max_images=12"):
       self.assertIn(flag, recorded)
 
+    # The same folder spelled relative to the binary's working directory is the same search.
+    again = search(f"--image_dir={os.path.relpath(image_dir, REPO)}")
+    self.assertEqual(again.returncode, 0, again.stderr[-3000:])
+    self.assertIn("already holds a finished search", again.stderr)
+
     # Other images in the same run directory are another search: refused, not resumed.
     other = search("--max_images=10")
     self.assertEqual(other.returncode, 1, other.stderr[-3000:])
     self.assertIn("holds a search with another configuration", other.stderr)
-    self.assertIn(f"image_dir:{image_dir};max_images=10", other.stderr)
+    self.assertIn(f"image_dir:{os.path.realpath(image_dir)};dataset=imagenet-1k;seed=5;"
+                  "max_images=10", other.stderr)
 
 
 if __name__ == "__main__":
