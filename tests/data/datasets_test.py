@@ -1,4 +1,4 @@
-"""Tests of the dataset table against the numbers of TENAS_SPEC.md section 6."""
+"""Tests of the dataset table against the numbers of the reference code (NB201 / AutoDL)."""
 
 import dataclasses
 import re
@@ -9,7 +9,8 @@ import numpy as np
 
 from tenas_tf.data import DATASETS, DatasetInfo, dataset_info
 
-# (image_size, pad, mean x255, std x255, num_classes, tfds_name, resize), from TENAS_SPEC.md.
+# (image_size, pad, mean x255, std x255, num_classes, tfds_name, resize), copied from AutoDL's
+# `get_dataset_with_transform.py` and torchvision's ImageNet statistics.
 _SPEC = {
     "cifar10": (32, 4, (125.3, 123.0, 113.9), (63.0, 62.1, 66.7), 10, "cifar10", False),
     "cifar100": (32, 4, (129.3, 124.1, 112.4), (68.2, 65.4, 70.4), 100, "cifar100", False),

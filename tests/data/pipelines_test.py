@@ -9,7 +9,8 @@ from tenas_tf.data import (dataset_info, linear_region_batches, ntk_batches,
                            synthetic_images)
 from tests import testing_utils
 
-# mean / std x 255 per dataset, copied from TENAS_SPEC.md section 6 (independent of the package).
+# mean / std x 255 per dataset, copied from AutoDL's `get_dataset_with_transform.py` (NB201's
+# code; independent of the package).
 _STATS = {
     "cifar10": ((125.3, 123.0, 113.9), (63.0, 62.1, 66.7)),
     "cifar100": ((129.3, 124.1, 112.4), (68.2, 65.4, 70.4)),
