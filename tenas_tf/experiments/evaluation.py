@@ -340,7 +340,7 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
   missing = [a for a in arch_strs if a not in accuracies]
   if missing:
     raise ValueError(f"cells not in the NB201 table: {missing[:3]}")
-  run_files.check_writable(run_dir)
+  run_files.start_run(run_dir, run_files.CORRELATION)
   start = time.time()
   masks = [spaces.NB201Genotype.from_string(a).alive_mask() for a in arch_strs]
   ntk, regions = score_cells_of(config, masks, images, progress)

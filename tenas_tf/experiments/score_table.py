@@ -97,7 +97,7 @@ def score_cells(config, genotypes, images, run_dir, names=None, progress=None):
   if names is not None and len(names) != len(genotypes):
     raise ValueError(f"names must give one name per genotype; got {len(names)} for "
                      f"{len(genotypes)}")
-  run_files.check_writable(run_dir)
+  run_files.start_run(run_dir, run_files.SCORES)
   space = spaces.get_space(config.space)
   info = data_lib.dataset_info(config.dataset)
   start = time.time()

@@ -90,8 +90,9 @@ def _load_state(run_dir, config):
       saved = run_files.read_json(path)
       if saved.get("config") != config.to_json():
         raise ValueError(
-            f"run_dir {run_dir!r} holds a search with another configuration ({name}: "
-            f"{saved.get('config')}); this one is {config.to_json()}. Use a new --run_dir.")
+            f"run_dir {run_dir!r} holds a search with another configuration ("
+            f"{run_files.differences(saved.get('config'), config.to_json())}); rerun with the "
+            f"run's own settings to resume it, or use a new run directory")
       return name, saved
   return None, None
 
@@ -113,7 +114,7 @@ def run(config, images, run_dir, accuracies=None, progress=None):
   if accuracies is not None and config.space != "nb201":
     raise ValueError(f"accuracies from an NB201 table apply to the nb201 space only; the search "
                      f"space is {config.space!r}")
-  run_files.check_writable(run_dir)
+  run_files.start_run(run_dir, run_files.SEARCH)
   found, saved = _load_state(run_dir, config)
   if found == RESULT_FILE:
     log.info("%s already holds a finished search; not redoing it", run_dir)

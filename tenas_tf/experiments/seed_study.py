@@ -127,7 +127,7 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None):
     ValueError: bad seeds, or a seed folder holding another configuration's search.
   """
   seeds = check_seeds(seeds)
-  run_files.check_writable(run_dir)
+  run_files.start_run(run_dir, run_files.SEEDS)
   per_seed = []
   for seed in seeds:
     seed_config = dataclasses.replace(
