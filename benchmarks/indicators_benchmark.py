@@ -15,7 +15,7 @@ machine the CPU time is the steadier figure: wall time ~ CPU time / cores in use
 
 Images: the real CIFAR-10 training images of `--data_npz` when that file exists (normalised with
 the CIFAR-10 mean and std, no flip or crop), otherwise random normal images. The linear-region
-samples are random 3x3 crops of those images, one random channel each (TENAS_SPEC.md section 4).
+samples are random 3x3 crops of those images, one random channel each (TE-NAS section 3.2).
 A benchmark, not a test: the figures go in the README.
 """
 
@@ -33,7 +33,7 @@ from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import registry
 
 _SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
-# CIFAR-10 per-channel mean and std of the pixel values (TENAS_SPEC.md section 6).
+# CIFAR-10 per-channel mean and std of the pixel values (as the authors' code).
 _CIFAR10_MEAN = np.array([125.3, 123.0, 113.9], np.float32)
 _CIFAR10_STD = np.array([63.0, 62.1, 66.7], np.float32)
 

@@ -2,7 +2,7 @@
 
 Every ReLU splits input space along its hyperplane; on each linear region of the network all
 ReLUs keep one on/off state. Counting the distinct on/off patterns over many samples counts the
-regions those samples visit. Reference: TE-NAS section 3.2; TENAS_SPEC.md section 4.
+regions those samples visit. Reference: TE-NAS (Chen et al., ICLR 2021) section 3.2; README "Faithful to the reference".
 """
 
 import contextlib

@@ -4,7 +4,7 @@ For a batch of n images, g_i is the sum of sample i's logits and J_i its gradien
 the NTK parameters; the kernel is Theta = J J^T (n x n) and kappa = lambda_max / lambda_min.
 BatchNorm runs in training mode on the whole batch, so every g_i depends on every image: J must
 come from ONE forward pass of the batch, never from per-sample forwards.
-Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1; TENAS_SPEC.md section 3.
+Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1; README "Faithful to the reference".
 """
 
 import dataclasses

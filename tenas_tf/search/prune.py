@@ -4,7 +4,8 @@ Every round builds nothing new: the origin supernet of the round is re-initialis
 each candidate (origin minus one op) is the same Keras model with one alive bit cleared, so one
 traced graph serves the whole search and the candidates share the origin's weights exactly as in
 the reference. Everything random in round r is seeded from (seed, r), so a round can be rerun
-on its own (the basis of resuming a killed search). Reference: TENAS_SPEC.md section 5.
+on its own (the basis of resuming a killed search). Reference: TE-NAS (Chen et al., ICLR
+2021) section 3.3 and Algorithm 1.
 """
 
 import dataclasses

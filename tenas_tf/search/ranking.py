@@ -4,7 +4,8 @@ A candidate is "the current supernet minus one op". Its NTK score is the relativ
 when the op is removed (high: removing the op helps trainability, prune it first) and its LR score
 the relative drop of the region count (low: the op adds little expressivity, prune it first).
 Both are ranked densely and the ranks summed; the lowest sums are pruned.
-Reference: TE-NAS section 3.3; TENAS_DETAILS.md section 6.2.
+Reference: TE-NAS (Chen et al., ICLR 2021) section 3.3; README "Faithful to the reference"
+(the authors' code's rounding and tie rules).
 """
 
 import math

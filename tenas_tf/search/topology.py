@@ -11,8 +11,9 @@ search resumes after its last finished node. The rounds themselves run in
 
 One deliberate difference from the reference: its NTK origin keeps the mask of the start of the
 step while its candidates see the nodes already pruned; here origin and candidates both use the
-current mask (the ranking within a node is barely affected, TENAS_DETAILS.md section 6.4).
-Reference: TENAS_DETAILS.md section 6.4 (`prune_func_rank_group`).
+current mask (the ranking within a node is barely affected).
+Reference: TE-NAS (Chen et al., ICLR 2021) section 3.3, the DARTS space (the authors' code's
+`prune_func_rank_group`).
 """
 
 import numpy as np

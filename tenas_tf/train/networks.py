@@ -7,11 +7,11 @@ line in `_NETWORKS`, one in `GENOTYPE_PARSERS` and one in `NETWORK_OPTIONS`; no 
 import types
 
 from tenas_tf import data as data_lib
-from tenas_tf.spaces import init as init_lib
-from tenas_tf.spaces.darts import DartsGenotype
-from tenas_tf.spaces.darts_network import DartsNetwork
-from tenas_tf.spaces.nb201 import NB201Genotype
-from tenas_tf.spaces.nb201_network import NB201Network
+from tenas_tf.spaces import DartsGenotype
+from tenas_tf.spaces import DartsNetwork
+from tenas_tf.spaces import NB201Genotype
+from tenas_tf.spaces import NB201Network
+from tenas_tf.spaces import initialize
 
 # Space name -> genotype parser: NB201 arch strings; DARTS' text form or the JSON form (a dict,
 # as result.json stores it, or its text).
@@ -105,5 +105,5 @@ def build_network(genotype, num_classes, image_size, *, seed=0, init="pytorch_de
                      f"got {type(genotype).__name__} {genotype!r}")
   network = network_class(genotype, num_classes=num_classes, init=init, seed=seed, **options)
   network.build((None, image_size, image_size, 3))
-  init_lib.initialize(network, seed, init)
+  initialize(network, seed, init)
   return network

@@ -31,7 +31,8 @@ import keras
 import tensorflow as tf
 
 from tenas_tf import data as data_lib
-from tenas_tf.spaces import init as init_lib
+from tenas_tf import checks
+from tenas_tf.spaces import INIT_SCHEMES
 from tenas_tf.train import distribute
 from tenas_tf.train import networks
 from tenas_tf.train import optimizer as optimizer_lib
@@ -107,7 +108,7 @@ class TrainConfig:
     object.__setattr__(self, "genotype",
                        networks.parse_genotype(self.space, self.genotype).to_string())
     info = data_lib.dataset_info(self.dataset)
-    init_lib.check_init_scheme(self.init)
+    checks.one_of("init", self.init, INIT_SCHEMES)
     if self.strategy not in distribute.STRATEGIES:
       raise ValueError(f"strategy must be one of {distribute.STRATEGIES}; "
                        f"got {self.strategy!r}")

@@ -206,7 +206,7 @@ class NTKVariablesTest(tf.test.TestCase):
     self.assertEqual(set(selected), expected)
 
   def test_nb201_ntk_network_parameter_counts(self):
-    # Counted on the authors' PyTorch code (TENAS_SPEC.md section 2).
+    # Counted on the authors' PyTorch code.
     net = spaces.ntk_network(10)
     variables = indicators.ntk_variables(net)
     self.assertEqual(sum(int(np.prod(v.shape)) for v in variables), 14_364)

@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from tenas_tf import data as data_lib
 from tenas_tf.search import prune
-from tenas_tf.search import ranking
 from tenas_tf.spaces import registry
 
 SPACE = registry.get_space("nb201")
@@ -57,27 +56,6 @@ class PruneRoundTest(tf.test.TestCase):
         mask, 0, SPACE,
         prune.te_nas_indicators(self.ntk_net, self.lr_net, ntk_batches, lr_batches, settings),
         settings)
-
-  def test_each_edge_loses_its_lowest_rank_sums(self):
-    settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, common_batches=True)
-    mask = SPACE.initial_mask()
-    new_mask, record = self._round(settings, mask)
-    np.testing.assert_array_equal(new_mask.sum(axis=-1), np.full((1, 6), 3))
-    self.assertLen(record["scores"], 24)
-    # Recompute the ranking from the recorded scores: per edge the pruned op has the smallest
-    # rank sum, ties broken by the NTK-sorted order.
-    ntk = [s["ntk"] for s in record["scores"]]
-    lr = [s["lr"] for s in record["scores"]]
-    order, ntk_ranks, lr_ranks = ranking.rank_candidates(ntk, lr)
-    self.assertEqual([r["ntk"] for r in record["ranks"]], ntk_ranks)
-    self.assertEqual([r["lr"] for r in record["ranks"]], lr_ranks)
-    first_per_edge = {}
-    for index in order:
-      first_per_edge.setdefault(record["scores"][index]["edge"], record["scores"][index]["op"])
-    pruned = {p["edge"]: p["op"] for p in record["pruned"]}
-    self.assertEqual(pruned, first_per_edge)
-    for edge, op in pruned.items():
-      self.assertFalse(new_mask[0, edge, SPACE.ops.index(op)])
 
   def test_round_is_deterministic_and_seed_dependent(self):
     settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=3)

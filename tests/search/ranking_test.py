@@ -1,4 +1,4 @@
-"""Ranking rules checked on hand-worked cases (TENAS_DETAILS.md section 6.2)."""
+"""Ranking rules checked on hand-worked cases (the authors' code's rounding and tie rules)."""
 
 import math
 

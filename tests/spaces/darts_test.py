@@ -11,7 +11,7 @@ from tenas_tf.spaces import darts
 from tenas_tf.spaces import darts_supernet
 from tenas_tf.spaces import DARTS_OPS, TENAS_CIFAR10, TENAS_IMAGENET, DartsGenotype
 
-# The published genotypes in DARTS' own printed form (TENAS_SPEC.md section 7), typed by hand.
+# The published genotypes in DARTS' own printed form (TE-NAS appendix), typed by hand.
 _CIFAR10_TEXT = (
     "Genotype(normal=[('dil_conv_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_3x3', 0), "
     "('sep_conv_3x3', 2), ('skip_connect', 0), ('dil_conv_5x5', 1), ('sep_conv_3x3', 1), "
