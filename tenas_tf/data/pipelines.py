@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tenas_tf import checks
 from tenas_tf.data import _ops
+from tenas_tf.data import caching
 from tenas_tf.data import datasets as datasets_lib
 from tenas_tf.data import sources
 
@@ -47,6 +48,20 @@ def _shuffled_batches(images, batch_size, seed, shuffle_buffer):
              .repeat()
              .batch(batch_size, drop_remainder=True))
   return tf.data.Dataset.zip(batches, tf.data.Dataset.counter())
+
+
+def _check_enough_images(images, batch_size):
+  """Refuses fewer images than one NTK batch: the batch would repeat images, and its kernel
+  would then be singular or meaningless without any other sign of it."""
+  count = int(images.cardinality())
+  if count == tf.data.INFINITE_CARDINALITY:
+    return
+  if count == tf.data.UNKNOWN_CARDINALITY:  # e.g. filtered files: count them, one pass
+    count = caching.count_elements(images)
+  if count < batch_size:
+    raise ValueError(f"an NTK batch of {batch_size} images needs at least {batch_size} distinct "
+                     f"images; the image source holds {count} (give more images or a smaller "
+                     f"NTK batch)")
 
 
 def ntk_batches(images, info, batch_size, seed, *, shuffle_buffer=DEFAULT_SHUFFLE_BUFFER):
@@ -85,6 +100,7 @@ def ntk_batches(images, info, batch_size, seed, *, shuffle_buffer=DEFAULT_SHUFFL
       batch_size, 2, "a condition number needs at least 2 samples", seed, shuffle_buffer)
   size, pad = info.image_size, info.pad
   sources.check_image_spec(images, size, "images for ntk_batches")
+  _check_enough_images(images, batch_size)
 
   def augment(batch, index):
     seeds = _ops.stateless_seeds(seed, _NTK_STREAM, index, 3)

@@ -10,6 +10,7 @@ TFRecord shards are read by `tfds_sources` and `imagenet`; `DataSource` picks on
 """
 
 import os
+import zipfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,19 +33,44 @@ def _as_path_list(paths):
   return path_list
 
 
+def _open_npz(path):
+  """`np.load` of an `.npz` archive, with a one-line error naming the file when it is not one."""
+  what = (f"data_npz file {path!r} is not a NumPy .npz archive (write one with "
+          f"numpy.savez(path, x=images[, y=labels]))")
+  with open(path, "rb") as stream:
+    head = stream.read(4)
+  if not head:
+    raise ValueError(f"{what}: it is empty")
+  if head[:2] != b"PK":  # an .npz is a zip archive; numpy would try to unpickle anything else
+    raise ValueError(f"{what}: it is not a zip archive (it starts with {head!r})")
+  try:
+    return np.load(path, allow_pickle=False)
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # e.g. truncated
+    raise ValueError(f"{what}: {str(error).splitlines()[0]}") from None
+
+
+def _array(archive, key, path):
+  """One array of an open archive; object arrays (which need pickle) are refused by name."""
+  try:
+    return archive[key]
+  except ValueError:
+    raise ValueError(f"{key!r} in data_npz file {path!r} is an object array (it needs pickle, "
+                     f"which is never loaded); save {key!r} as a plain numeric array") from None
+
+
 def _read_npz(path, with_labels):
   """The validated `x` (and `y`) arrays of one `.npz` file; `y` is None without labels."""
   if not os.path.isfile(path):
     raise ValueError(f"data_npz file {path!r} does not exist")
   keys = ("x", "y") if with_labels else ("x",)
-  with np.load(path, allow_pickle=False) as archive:
+  with _open_npz(path) as archive:
     if any(key not in archive.files for key in keys):
       wanted = ("images under key 'x' and labels under key 'y'" if with_labels
                 else "images under key 'x'")
       raise ValueError(f"data_npz file {path!r} must hold {wanted}; "
                        f"got keys {tuple(archive.files)}")
-    x = archive["x"]
-    y = archive["y"] if with_labels else None
+    x = _array(archive, "x", path)
+    y = _array(archive, "y", path) if with_labels else None
   if x.dtype != np.uint8:
     raise ValueError(f"images 'x' in {path!r} must have dtype uint8 (values 0..255); "
                      f"got {x.dtype}")

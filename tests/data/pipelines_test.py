@@ -44,7 +44,8 @@ class NtkBatchesTest(tf.test.TestCase, parameterized.TestCase):
     info = dataset_info(name)
     size, pad = info.image_size, info.pad
     value = 200
-    batch, = _take(ntk_batches(_images(np.full((1, size, size, 3), value)), info,
+    # 128 copies of one image: one batch needs 128 images, and all must look the same.
+    batch, = _take(ntk_batches(_images(np.full((128, size, size, 3), value)), info,
                                batch_size=128, seed=0), 1)
     self.assertEqual(batch.shape, (128, size, size, 3))
     self.assertEqual(batch.dtype, np.float32)
@@ -87,7 +88,7 @@ class NtkBatchesTest(tf.test.TestCase, parameterized.TestCase):
             keys.append((i, flip, top, left))
     candidates = np.stack(candidates)
     found = []
-    for batch in _take(ntk_batches(_images(source), info, batch_size=16, seed=3), 4):
+    for batch in _take(ntk_batches(_images(source), info, batch_size=4, seed=3), 16):
       for sample in batch:
         matches = np.flatnonzero(np.isclose(candidates, sample, **_TOL).all(axis=(1, 2, 3)))
         self.assertLen(matches, 1)  # random images: exactly one window matches

@@ -10,7 +10,12 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from tenas_tf.data import load_images, npz_images, synthetic_images, tfds_images
+from tenas_tf.data import dataset_info
+from tenas_tf.data import load_images
+from tenas_tf.data import npz_images
+from tenas_tf.data import ntk_batches
+from tenas_tf.data import synthetic_images
+from tenas_tf.data import tfds_images
 from tests import testing_utils
 
 # The `shared` folder beside the repository checkout holds real CIFAR subsets.
@@ -83,6 +88,46 @@ class TempNpzTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError,
                                 r"under key 'x'; got keys \('images',\)"):
       npz_images(path)
+
+  def test_files_that_are_not_npz_archives_are_named(self):
+    empty = os.path.join(self.tmp, "empty.npz")
+    open(empty, "w").close()
+    text = os.path.join(self.tmp, "text.npz")
+    with open(text, "w") as stream:
+      stream.write("x,y\n1,2\n")
+    single = os.path.join(self.tmp, "single.npz")
+    with open(single, "wb") as stream:
+      np.save(stream, np.zeros((2, 32, 32, 3), np.uint8))
+    whole = self._write("whole.npz", x=np.zeros((50, 32, 32, 3), np.uint8))
+    truncated = os.path.join(self.tmp, "truncated.npz")
+    with open(whole, "rb") as source, open(truncated, "wb") as target:
+      target.write(source.read()[:400])
+    cases = {empty: "it is empty", text: r"it is not a zip archive \(it starts with b'x,y",
+             single: r"it is not a zip archive \(it starts with b'\\x93NUM'\)",
+             truncated: "File is not a zip file"}
+    for path, why in cases.items():
+      with self.subTest(os.path.basename(path)):
+        with self.assertRaisesRegex(ValueError, "^data_npz file " + re.escape(repr(path)) +
+                                    r" is not a NumPy \.npz archive \(write one with "
+                                    r"numpy\.savez.*\): " + why):
+          npz_images(path)
+
+  def test_object_array_is_refused_without_unpickling(self):
+    path = self._write("objects.npz", x=np.array([np.zeros(3), "a"], dtype=object))
+    with self.assertRaisesRegex(ValueError, r"'x' in data_npz file " + re.escape(repr(path)) +
+                                " is an object array .*never loaded"):
+      npz_images(path)
+
+  def test_fewer_images_than_an_ntk_batch_are_refused(self):
+    path = self._write("five.npz", x=np.zeros((5, 32, 32, 3), np.uint8))
+    info = dataset_info("cifar10")
+    with self.assertRaisesRegex(ValueError, "an NTK batch of 72 images needs at least 72 "
+                                            "distinct images; the image source holds 5"):
+      ntk_batches(npz_images(path), info, 72, seed=0)
+    unknown = npz_images(path).filter(lambda image: True)  # cardinality unknown: counted
+    with self.assertRaisesRegex(ValueError, "the image source holds 5"):
+      ntk_batches(unknown, info, 6, seed=0)
+    next(iter(ntk_batches(unknown, info, 5, seed=0)))  # exactly one batch is enough
 
   @parameterized.named_parameters(
       ("float", np.zeros((2, 32, 32, 3), np.float32), r"dtype uint8 .*; got float32"),
