@@ -23,7 +23,8 @@ setup(
         "numpy>=1.26",
         "absl-py>=2.0",
         "tensorboard>=2.16",  # tf.summary needs it; TensorFlow no longer installs it
-        "matplotlib>=3.7",  # the evaluation's scatter plots
+        "matplotlib>=3.7",  # the evaluation's scatter plots and the search's pictures
+        "tqdm>=4.60",  # progress bars with an ETA on a terminal
     ],
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6",
                              # gRPC PredictRequest / models.config protos in the export tests
