@@ -1,4 +1,9 @@
-"""One call that exports a trained classifier for Keras users and for TensorFlow Serving."""
+"""One call that exports a trained classifier for Keras users and for TensorFlow Serving.
+
+Both files keep one input contract, raw uint8 images [N, S, S, 3] (`raw_image_classifier`):
+the `.keras` model is a `RawImageClassifier` around the trained network, and the SavedModel
+traces that same model.
+"""
 
 import dataclasses
 import os
@@ -8,6 +13,7 @@ import tempfile
 import keras
 
 from tenas_tf.export import layout
+from tenas_tf.export import raw_image_classifier
 from tenas_tf.export import serving
 
 
@@ -59,16 +65,26 @@ def export_model(model, export_base, model_name, *, image_size, mean, std, versi
                  serving_base_path="/models"):
   """Exports a classifier as `.keras` and as a TF Serving SavedModel, and writes models.config.
 
+  One input contract for both files: raw RGB pixels, uint8 [N, S, S, 3] (0..255), normalised
+  inside the model with the dataset's `mean` and `std` exactly as training normalised them;
+  float32 logits [N, classes] out. A float batch is refused by the `.keras` model with a one-line
+  ValueError naming uint8 (floats are ambiguous: already normalised, or on which scale?), and by
+  the SavedModel's signature, whose input is typed uint8.
+
   Writes:
-    - `<export_base>/<model_name>.keras`: the model (uncompiled, float32); it reloads with
-      `keras.saving.load_model` once tenas_tf is imported and gives identical outputs.
+    - `<export_base>/<model_name>.keras`: a `RawImageClassifier` (uncompiled, float32) around a
+      copy of `model`; its `.network` is the trained network, its weights are the network's.
+      It reloads with `load_keras_model` (or `keras.saving.load_model` once `tenas_tf.export`
+      is imported) and gives identical outputs.
     - `<export_base>/<model_name>/<version>/`: the SavedModel of `serving.ImageClassifierModule`
-      (raw uint8 `image` in, `probabilities` and `logits` out); needs TensorFlow only.
+      (raw uint8 `image` in, `probabilities` and `logits` out), traced from the same
+      `RawImageClassifier`; needs TensorFlow only.
     - `<export_base>/models.config`: every model under `export_base`, for
       `tensorflow_model_server --model_config_file`.
 
   Args:
-    model: a built Keras classifier of normalised images.
+    model: a built Keras classifier of normalised float images, as training feeds it (an
+      `NB201Network` or `DartsNetwork`); not a `RawImageClassifier` (pass its `.network`).
     export_base: the export folder (created).
     model_name: the served name (`layout.check_model_name`).
     image_size: side S of the input images.
@@ -81,12 +97,16 @@ def export_model(model, export_base, model_name, *, image_size, mean, std, versi
     `ExportPaths`.
 
   Raises:
-    ValueError: for a bad model name or version, or a version that already exists (TF Serving
-      versions are immutable: export a new one).
+    ValueError: for a bad model name, version, image size, mean or std (before anything is
+      written), a `model` that is already a `RawImageClassifier`, or a version that already
+      exists (TF Serving versions are immutable: export a new one).
 
   Example:
     >>> info = tenas_tf.data.dataset_info("cifar10")
-    >>> export_model(model, "export", "nb201_c10", image_size=32, mean=info.mean, std=info.std)
+    >>> paths = export_model(model, "export", "nb201_c10", image_size=32, mean=info.mean,
+    ...                      std=info.std)
+    >>> exported = load_keras_model(paths.keras_path)
+    >>> exported(np.zeros([1, 32, 32, 3], np.uint8))  # logits, as the SavedModel serves them
   """
   layout.check_model_name(model_name)
   model_dir = os.path.join(export_base, model_name)
@@ -95,14 +115,19 @@ def export_model(model, export_base, model_name, *, image_size, mean, std, versi
   if os.path.exists(saved_model_dir):
     raise ValueError(f"version {version} of model {model_name!r} already exists at "
                      f"{saved_model_dir!r}; export another version")
+  if isinstance(model, raw_image_classifier.RawImageClassifier):
+    raise ValueError(f"model must be a network of normalised float images; got a "
+                     f"RawImageClassifier (an exported model): pass its .network")
+  # Checked (image size, mean, std) before the first file is written.
+  classifier = raw_image_classifier.RawImageClassifier(
+      inference_copy(model, image_size), image_size, mean, std, dtype="float32")
   os.makedirs(model_dir, exist_ok=True)
-  copy = inference_copy(model, image_size)
   keras_path = os.path.join(export_base, f"{model_name}.keras")
-  copy.save(keras_path)
+  classifier.save(keras_path)
   # Written under a hidden name, then renamed: a polling server sees the version whole or not.
   staging = tempfile.mkdtemp(dir=model_dir, prefix=f".{version}-")
   try:
-    serving.save_serving_model(copy, staging, image_size, mean, std)
+    serving.save_serving_model(classifier, staging)
     os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide the version from a server's user
     os.replace(staging, saved_model_dir)
   except BaseException:
@@ -114,6 +139,18 @@ def export_model(model, export_base, model_name, *, image_size, mean, std, versi
 
 
 def load_keras_model(path):
-  """Loads a `.keras` file written by `export_model` or by training (tenas_tf's layers
-  are registered by importing tenas_tf), uncompiled."""
+  """Loads a `.keras` file, uncompiled, with tenas_tf's layers and models registered.
+
+  Args:
+    path: a `.keras` file written by `export_model` or by training.
+
+  Returns:
+    For an export, the `RawImageClassifier` (raw uint8 images [N, S, S, 3] in, the contract of
+    `export_model`); for training's `model.keras`, the bare network (normalised float images in,
+    as training feeds it).
+
+  Example:
+    >>> exported = load_keras_model("export/nb201_c10.keras")
+    >>> exported.network  # the trained network, for normalised floats
+  """
   return keras.saving.load_model(path, compile=False)

@@ -1,4 +1,5 @@
-"""Exporting DARTS networks: the .keras file, the SavedModel (main logits only), the binary."""
+"""Exporting DARTS networks: the .keras file and the SavedModel (main logits only) on one raw
+uint8 input, the binary."""
 
 import json
 import os
@@ -33,15 +34,31 @@ class DartsExportTest(absltest.TestCase):
     expected = model(_normalized(images), training=False).numpy()
 
     loaded = keras.saving.load_model(paths.keras_path)
-    self.assertIsInstance(loaded, DartsNetwork)
-    self.assertEqual(DartsGenotype.from_json(loaded.get_config()["genotype"]), TINY)
+    self.assertIsInstance(loaded, export.RawImageClassifier)
+    self.assertIsInstance(loaded.network, DartsNetwork)
+    self.assertEqual(DartsGenotype.from_json(loaded.network.get_config()["genotype"]), TINY)
+    self.assertLen(loaded.get_weights(), len(model.get_weights()))
     for original, reloaded in zip(model.get_weights(), loaded.get_weights()):
       np.testing.assert_array_equal(original, reloaded)
-    np.testing.assert_array_equal(loaded(_normalized(images), training=False).numpy(), expected)
+    # The network inside, on normalised floats: bit for bit the trained network.
+    np.testing.assert_array_equal(loaded.network(_normalized(images), training=False).numpy(),
+                                  expected)
+    # The exported model, on the raw uint8 batch: bit for bit the model before saving.
+    from_keras = loaded(images, training=False).numpy()
+    np.testing.assert_array_equal(
+        from_keras, export.RawImageClassifier(model, 32, INFO.mean, INFO.std)(
+            images, training=False).numpy())
+    np.testing.assert_allclose(from_keras, expected, **testing_utils.tolerance(np.float32))
+    with self.assertRaisesRegex(ValueError,
+                                r"^images must be uint8 .*got float32 \[6, 32, 32, 3\]$"):
+      loaded(_normalized(images), training=False)
 
     served = tf.saved_model.load(paths.saved_model_dir).signatures["serving_default"]
     self.assertEqual(sorted(served.structured_outputs), ["logits", "probabilities"])
     outputs = served(image=tf.constant(images))
+    # One input contract: the SavedModel and the .keras file, the same uint8 batch, one answer.
+    np.testing.assert_allclose(outputs["logits"].numpy(), from_keras,
+                               **testing_utils.tolerance(np.float32))
     np.testing.assert_allclose(outputs["logits"].numpy(), expected,
                                **testing_utils.tolerance(np.float32))
     self.assertEqual(outputs["probabilities"].shape, (len(images), 10))
@@ -64,7 +81,8 @@ class DartsExportTest(absltest.TestCase):
     self.assertEqual((DartsGenotype.from_json(record["genotype"]), record["dataset"],
                       record["trained"]), (TINY, "cifar100", False))
     model = keras.saving.load_model(record["keras_path"])
-    self.assertEqual((model.num_classes, model.num_cells, model.variant), (100, 3, "cifar"))
+    self.assertEqual((model.num_classes, model.network.num_cells, model.network.variant),
+                     (100, 3, "cifar"))
 
     code, _, message = _run_main(export_binary, [
         f"--run_dir={search_dir}", f"--genotype={TENAS_IMAGENET.to_string()}", *small])
@@ -81,7 +99,7 @@ class DartsExportTest(absltest.TestCase):
     self.assertEqual(served.structured_input_signature[1]["image"].shape.as_list(),
                      [None, 64, 64, 3])
     self.assertEqual(served.structured_outputs["logits"].shape.as_list(), [None, 1000])
-    self.assertEqual(keras.saving.load_model(record["keras_path"]).variant, "imagenet")
+    self.assertEqual(keras.saving.load_model(record["keras_path"]).network.variant, "imagenet")
 
 
 if __name__ == "__main__":

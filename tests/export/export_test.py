@@ -1,4 +1,5 @@
-"""Export: the .keras file, the SavedModel loaded WITHOUT tenas_tf, its signature, the layout."""
+"""Export: the .keras file, the SavedModel loaded WITHOUT tenas_tf, its signature, the layout;
+both files on one input contract (raw uint8 images in)."""
 
 import json
 import os
@@ -11,6 +12,7 @@ import tempfile
 from absl.testing import absltest
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tenas_tf import export
 from tenas_tf.data import dataset_info
@@ -101,12 +103,60 @@ class ExportTest(absltest.TestCase):
   def test_keras_file_reloads_with_identical_weights_and_outputs(self):
     self.assertEqual(self.paths.keras_path, os.path.join(self.export_base, "nb201.keras"))
     loaded = keras.saving.load_model(self.paths.keras_path)
-    self.assertEqual(loaded.get_config()["genotype"], ARCH)
+    self.assertIsInstance(loaded, export.RawImageClassifier)
+    self.assertIsInstance(loaded.network, NB201Network)
+    self.assertEqual(loaded.network.get_config()["genotype"], ARCH)
+    self.assertEqual((loaded.image_size, loaded.mean, loaded.std, loaded.num_classes),
+                     (32, INFO.mean, INFO.std, 10))
+    self.assertLen(loaded.get_weights(), len(self.model.get_weights()))
     for original, reloaded in zip(self.model.get_weights(), loaded.get_weights()):
       np.testing.assert_array_equal(original, reloaded)
-    x = _normalized(_uint8_images())
-    np.testing.assert_array_equal(loaded(x, training=False).numpy(),
-                                  self.model(x, training=False).numpy())
+    images = _uint8_images()
+    # Save -> load -> the same outputs, bit for bit, as the exported model before saving.
+    before_saving = export.RawImageClassifier(self.model, 32, INFO.mean, INFO.std)
+    np.testing.assert_array_equal(loaded(images, training=False).numpy(),
+                                  before_saving(images, training=False).numpy())
+    # And the meaning of the pixels is training's: the network on (x / 255 - mean) / std.
+    np.testing.assert_allclose(loaded(images, training=False).numpy(),
+                               self.model(_normalized(images), training=False).numpy(),
+                               **testing_utils.tolerance(np.float32))
+    self.assertIsInstance(export.load_keras_model(self.paths.keras_path),
+                          export.RawImageClassifier)
+
+  def test_keras_file_and_saved_model_give_the_same_logits_on_one_uint8_batch(self):
+    images = _uint8_images(seed=3)
+    from_keras = export.load_keras_model(self.paths.keras_path)(images, training=False).numpy()
+    served = tf.saved_model.load(self.paths.saved_model_dir).signatures["serving_default"]
+    from_saved_model = served(image=tf.constant(images))["logits"].numpy()
+    np.testing.assert_allclose(from_saved_model, from_keras,
+                               **testing_utils.tolerance(np.float32))
+
+  def test_float_batch_is_refused_by_the_keras_file_naming_uint8(self):
+    loaded = export.load_keras_model(self.paths.keras_path)
+    images = _uint8_images()
+    for floats in (_normalized(images), images.astype(np.float32), images.astype(np.float64)):
+      # `predict`'s data adapter casts float batches to float32 before the model sees them.
+      for run, dtype in ((lambda x: loaded(x, training=False), floats.dtype.name),
+                         (lambda x: loaded.predict(x, verbose=0), "float32")):
+        with self.assertRaisesRegex(
+            ValueError, rf"^images must be uint8 \[N, 32, 32, 3\] raw RGB pixels 0\.\.255 .*"
+            rf"got {dtype} \[6, 32, 32, 3\]$") as raised:
+          run(floats)
+        self.assertNotIn("\n", str(raised.exception))
+    # The contract's own input works through both paths.
+    np.testing.assert_allclose(loaded.predict(images, verbose=0),
+                               loaded(images, training=False).numpy(),
+                               **testing_utils.tolerance(np.float32))
+
+  def test_a_model_already_exported_or_bad_statistics_are_refused_before_writing(self):
+    base = os.path.join(self.enter_context(tempfile.TemporaryDirectory()), "export")
+    loaded = export.load_keras_model(self.paths.keras_path)
+    with self.assertRaisesRegex(ValueError, "got a RawImageClassifier .*pass its .network"):
+      export.export_model(loaded, base, "again", image_size=32, mean=INFO.mean, std=INFO.std)
+    with self.assertRaisesRegex(ValueError, r"std must be 3 floats \(R, G, B\), each > 0"):
+      export.export_model(self.model, base, "m", image_size=32, mean=INFO.mean,
+                          std=(0.2, 0.0, 0.2))
+    self.assertFalse(os.path.exists(base))
 
   def test_saved_model_loads_without_tenas_tf_and_matches_the_keras_model(self):
     images = _uint8_images()
@@ -130,6 +180,10 @@ class ExportTest(absltest.TestCase):
       logits, probabilities = outputs["logits"], outputs["probabilities"]
     expected = self.model(_normalized(images), training=False).numpy()
     np.testing.assert_allclose(logits, expected, **testing_utils.tolerance(np.float32))
+    # The .keras file takes the same uint8 batch and gives the same logits.
+    np.testing.assert_allclose(
+        logits, export.load_keras_model(self.paths.keras_path)(images, training=False).numpy(),
+        **testing_utils.tolerance(np.float32))
     softmax = np.exp(expected - expected.max(1, keepdims=True))
     np.testing.assert_allclose(probabilities, softmax / softmax.sum(1, keepdims=True),
                                **testing_utils.tolerance(np.float32))
