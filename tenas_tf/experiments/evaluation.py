@@ -377,10 +377,17 @@ def _write_plots(run_dir, rows, taus):
   x_labels = {"ntk": "log10 kappa_NTK (median over draws)",
               "lr": "#linear regions (median over draws)",
               "combined": "TE-NAS rank sum (lower is better)"}
+  # `taus` are of the indicators oriented "larger is better" (-log kappa, #LR, -rank sum); the
+  # title states the tau of the plotted x, so kappa's and the rank sum's change sign (Kendall
+  # tau is odd in each argument). Name in the title, sign, which way is better.
+  titles = {"ntk": ("log10 kappa", -1, "smaller kappa is better"),
+            "lr": ("#LR", 1, "more linear regions is better"),
+            "combined": ("rank sum", -1, "a lower rank sum is better")}
   for indicator in INDICATORS:
     tau = taus[indicator]["kendall_tau"]
+    name, sign, better = titles[indicator]
     plots.indicator_scatter(
         os.path.join(run_dir, PLOT_FILES[indicator]), x_values[indicator], accuracy,
         xlabel=x_labels[indicator], ylabel="CIFAR-10 test accuracy (%)",
-        title=f"{len(rows)} NB201 cells, Kendall tau "
-              + ("n/a" if tau is None else f"{tau:.3f}"))
+        title=plots.tau_title(name, None if tau is None else sign * tau,
+                              cells=f"{len(rows)} NB201", better=better))
