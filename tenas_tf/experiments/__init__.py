@@ -5,6 +5,7 @@ events and pictures. Runs compose the floors below (`search`, `train`, `export` 
 foundations) and are what the binaries in `tenas_tf.launch` call.
 """
 
+from tenas_tf.experiments.cell_drawing import cell_picture
 from tenas_tf.experiments.correlation import kendall_tau
 from tenas_tf.experiments.correlation import spearman_rho
 from tenas_tf.experiments.evaluation import CorrelationConfig
@@ -13,6 +14,7 @@ from tenas_tf.experiments.evaluation import evaluate_correlation
 from tenas_tf.experiments.evaluation import load_arch_strings
 from tenas_tf.experiments.evaluation import sample_arch_strings
 from tenas_tf.experiments.nb201_table import load_accuracies
+from tenas_tf.experiments.pictures import search_pictures
 from tenas_tf.experiments.run_files import check_writable
 from tenas_tf.experiments.run_files import read_json
 from tenas_tf.experiments.run_files import write_atomic
@@ -26,3 +28,5 @@ from tenas_tf.experiments.search_run import run as run_search
 from tenas_tf.experiments.search_run import versions
 from tenas_tf.experiments.seed_study import check_seeds
 from tenas_tf.experiments.seed_study import run_seeds
+from tenas_tf.experiments.tensorboard import SearchBoard
+from tenas_tf.experiments.trajectory_drawing import trajectory_picture

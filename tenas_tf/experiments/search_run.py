@@ -6,7 +6,11 @@ Run directory:
                {"normal": .., "normal_concat": .., "reduce": .., "reduce_concat": ..} dict for
                DARTS), seconds, rounds, seed, versions, settings, warnings, and the NB201 table
                accuracies when a table is given.
-  tensorboard/ per-round scores, ranks and timings (`tensorboard --logdir RUN_DIR/tensorboard`).
+  cell.png, trajectory.png  at the end: the cell found and, per round and edge, the ops pruned
+               with their rank sums (result.json's `pictures`).
+  tensorboard/ per round: score histograms, the pruned ops, a table of the candidates, timings;
+               at the end the genotype and the pictures
+               (`tensorboard --logdir RUN_DIR/tensorboard`).
 A rerun with the same configuration resumes after the last finished round, or returns the
 finished result; a different configuration in the same directory is refused.
 """
@@ -26,6 +30,7 @@ from tenas_tf import checks
 from tenas_tf import data as data_lib
 from tenas_tf import search
 from tenas_tf import spaces
+from tenas_tf.experiments import pictures
 from tenas_tf.experiments import run_files
 from tenas_tf.experiments import tensorboard
 
@@ -162,6 +167,7 @@ def run(config, images, run_dir, accuracies=None, progress=None):
     result["accuracies"] = accuracies.get(genotype.to_string())
     if result["accuracies"] is None:
       log.warning("the NB201 table has no row for %s", genotype.to_string())
+  result["pictures"] = pictures.search_pictures(run_dir, space, genotype, records)
   run_files.write_json(os.path.join(run_dir, RESULT_FILE), result)
   board.write_result(result)
   return result
