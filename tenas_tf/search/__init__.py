@@ -11,6 +11,7 @@ from tenas_tf.search.model_scores import combined_ranks
 from tenas_tf.search.model_scores import finite_or_inf
 from tenas_tf.search.model_scores import score
 from tenas_tf.search.prune import PruneSettings
+from tenas_tf.search.prune import local_scorer
 from tenas_tf.search.prune import prune_round
 from tenas_tf.search.prune import run_search
 from tenas_tf.search.prune import te_nas_indicators

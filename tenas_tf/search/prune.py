@@ -141,8 +141,24 @@ def _ops_to_prune(candidates, prune_order, k):
   return chosen
 
 
+def local_scorer(indicators_for_round, repeats):
+  """Scores a round's candidates in this process: the default of `prune_round`.
+
+  A scorer is callable(round_index, masks, origin, progress) -> (drops, warnings), with drops
+  {"ntk", "lr"}: float64 [len(masks), repeats] of relative drops from `origin`
+  (`scoring.score_candidates`); another scorer (e.g. a pool of Ray workers) must return the
+  same values.
+  """
+
+  def score(round_index, masks, origin, progress=None):
+    return scoring.score_candidates(indicators_for_round(round_index, len(masks)), len(masks),
+                                    repeats, masks=masks, origin=origin, progress=progress)
+
+  return score
+
+
 def prune_round(mask, round_index, space, indicators_for_round, settings, progress=None,
-                node=None):
+                node=None, scorer=None):
   """Runs one pruning round: an op round, or with `node` a topology round.
 
   Both score every candidate by its removal in the same way. An op round's candidates are the
@@ -160,6 +176,8 @@ def prune_round(mask, round_index, space, indicators_for_round, settings, progre
     settings: `PruneSettings`.
     progress: optional callable(done, total) after each candidate.
     node: None for an op round; (cell type index, node index) for a topology round.
+    scorer: how the candidates are scored (`local_scorer(indicators_for_round, repeats)` by
+      default; e.g. `tenas_tf.experiments.RayScorer` to spread them over workers).
 
   Returns:
     (new_mask, record): the pruned mask and a JSON-ready dict with `round`, `kind` ("ops" or
@@ -171,10 +189,9 @@ def prune_round(mask, round_index, space, indicators_for_round, settings, progre
     candidates = candidates_of(mask)
   else:
     candidates = [Candidate(*c) for c in topology.node_candidates(mask, *node, space.node_edges)]
-  drops, warnings = scoring.score_candidates(
-      indicators_for_round(round_index, len(candidates)), len(candidates), settings.repeats,
-      masks=[without(mask, candidate) for candidate in candidates], origin=mask,
-      progress=progress)
+  scorer = scorer or local_scorer(indicators_for_round, settings.repeats)
+  drops, warnings = scorer(round_index, [without(mask, candidate) for candidate in candidates],
+                           mask, progress)
   ntk_scores, lr_scores = (list(map(_mean_drop, drops[name])) for name in ("ntk", "lr"))
 
   prune_order, ntk_ranks, lr_ranks = ranking.rank_candidates(ntk_scores, lr_scores)
@@ -224,11 +241,11 @@ def has_multi_op_edges(mask):
 
 
 def run_search(space, indicators_for_round, settings, finished_rounds=(), mask=None,
-               on_round=None, progress=None):
+               on_round=None, progress=None, scorer=None):
   """Prunes until every edge keeps one op, then (DARTS) every node its 2 best input edges.
 
   Args:
-    space, indicators_for_round, settings: as for `prune_round`.
+    space, indicators_for_round, settings, scorer: as for `prune_round`.
     finished_rounds: records of rounds already done (resuming); their pruning is replayed.
     mask: the starting mask (default `space.initial_mask()`).
     on_round: optional callable(mask, records) after each round (e.g. to save state).
@@ -252,7 +269,7 @@ def run_search(space, indicators_for_round, settings, finished_rounds=(), mask=N
     mask, record = prune_round(
         mask, round_index, space, indicators_for_round, settings,
         progress=(lambda done, total: progress(round_index, done, total)) if progress else None,
-        node=node)
+        node=node, scorer=scorer)
     records.append(record)
     log.info("round %d done in %.1f s: pruned %s", round_index, record["seconds"],
              ", ".join(f"{p['op']}@{p['cell']}/edge{p['edge']}" for p in record["pruned"]))

@@ -115,7 +115,7 @@ class _Weights:
 
 
 def score_candidates(indicators, num_candidates, repeats, *, masks=None, origin=None,
-                     repeat_major=False, progress=None):
+                     repeat_major=False, only=None, progress=None):
   """Measures every candidate with every indicator, `repeats` times.
 
   Args:
@@ -130,6 +130,8 @@ def score_candidates(indicators, num_candidates, repeats, *, masks=None, origin=
     repeat_major: evaluate all candidates of repeat 0, then of repeat 1, ...: cheaper when the
       weights depend on the repeat only (one initialisation per repeat). The values are the same
       in either order.
+    only: optional candidate indices to score (the others' rows stay 0): a worker scoring its
+      share of a round. Each value is the one the whole round would give it.
     progress: optional callable(done, total), called after each candidate (or each candidate
       and repeat with `repeat_major`).
 
@@ -162,14 +164,15 @@ def score_candidates(indicators, num_candidates, repeats, *, masks=None, origin=
       warnings.add(warning)
     return drop
 
+  scored = range(num_candidates) if only is None else sorted(only)
   if repeat_major:
-    order = [(c, r) for r in range(repeats) for c in range(num_candidates)]
+    order = [(c, r) for r in range(repeats) for c in scored]
   else:
-    order = [(c, r) for c in range(num_candidates) for r in range(repeats)]
+    order = [(c, r) for c in scored for r in range(repeats)]
   for done, (candidate, repeat) in enumerate(order, start=1):
     for indicator in indicators:
       values[indicator.name][candidate, repeat] = evaluate(indicator, candidate, repeat)
     if progress and (repeat_major or repeat == repeats - 1):
-      progress(done if repeat_major else candidate + 1,
-               len(order) if repeat_major else num_candidates)
+      progress(done if repeat_major else done // repeats,
+               len(order) if repeat_major else len(scored))
   return values, sorted(warnings)
