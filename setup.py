@@ -28,7 +28,9 @@ setup(
     ],
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6",
                              # gRPC PredictRequest / models.config protos in the export tests
-                             "tensorflow-serving-api>=2.16"]},
+                             "tensorflow-serving-api>=2.16"],
+                    # candidates scored on a pool of Ray workers (--workers, --ray_address)
+                    "ray": ["ray>=2.9"]},
     entry_points={"console_scripts": ["tenas-search=tenas_tf.launch.search:run_main",
                                       "tenas-evaluate=tenas_tf.launch.evaluate:run_main",
                                       "tenas-train=tenas_tf.launch.train:run_main",

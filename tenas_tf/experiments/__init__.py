@@ -14,6 +14,7 @@ from tenas_tf.experiments.evaluation import evaluate_correlation
 from tenas_tf.experiments.evaluation import load_arch_strings
 from tenas_tf.experiments.evaluation import sample_arch_strings
 from tenas_tf.experiments.nb201_table import load_accuracies
+from tenas_tf.experiments.ray_scoring import RayScorer
 from tenas_tf.experiments.pictures import search_pictures
 from tenas_tf.experiments.run_files import check_writable
 from tenas_tf.experiments.run_files import read_json
