@@ -32,6 +32,7 @@ from tenas_tf.experiments import nb201_table
 from tenas_tf.experiments import run_files
 from tenas_tf.experiments import search_run
 
+FLAG_FILE = "evaluate.flags"  # the flags that rerun an evaluation, written once it is accepted
 CSV_FILE = "correlation.csv"
 JSON_FILE = "correlation.json"
 # Cells at or below this CIFAR-10 accuracy (%) are degenerate (chance is 10 %).
@@ -310,7 +311,8 @@ def _non_finite_records(arch_strs, ntk):
   return records
 
 
-def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progress=None):
+def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progress=None,
+                         flag_file=None):
   """Scores `arch_strs`, correlates them with the table and writes the run directory.
 
   Writes into `run_dir`: `correlation.csv` (one row per cell: `arch_str`, `ntk_cond_1..R`,
@@ -325,6 +327,8 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
     images: finite tf.data.Dataset of uint8 images of `config.dataset`.
     run_dir: output folder (created).
     progress: optional callable(done, total) per cell and draw.
+    flag_file: optional text of the flags that rerun it, written to `run_dir/evaluate.flags`
+      once the run directory is accepted.
 
   Returns:
     The summary dict: `config`, `cells`, `correlations` ({"all", "non_degenerate"}: see
@@ -341,6 +345,7 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
   if missing:
     raise ValueError(f"cells not in the NB201 table: {missing[:3]}")
   run_files.start_run(run_dir, run_files.CORRELATION)
+  write_flag_file(run_dir, flag_file)
   start = time.time()
   masks = [spaces.NB201Genotype.from_string(a).alive_mask() for a in arch_strs]
   ntk, regions = score_cells_of(config, masks, images, progress)
@@ -364,6 +369,12 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
   run_files.write_atomic(os.path.join(run_dir, JSON_FILE),
                          json.dumps(summary, indent=2, allow_nan=False) + "\n")
   return summary
+
+
+def write_flag_file(run_dir, flag_file):
+  """Writes `flag_file` (text, or None for none) to `run_dir/evaluate.flags`."""
+  if flag_file is not None:
+    run_files.write_atomic(os.path.join(run_dir, FLAG_FILE), flag_file)
 
 
 def _write_plots(run_dir, rows, taus):

@@ -72,7 +72,7 @@ def load_genotypes(path, space):
   return genotypes, (names if NAME_COLUMN in fields else None)
 
 
-def score_cells(config, genotypes, images, run_dir, names=None, progress=None):
+def score_cells(config, genotypes, images, run_dir, names=None, progress=None, flag_file=None):
   """Scores `genotypes` and writes `run_dir/scores.csv`.
 
   Args:
@@ -82,6 +82,8 @@ def score_cells(config, genotypes, images, run_dir, names=None, progress=None):
     run_dir: output folder (created).
     names: optional name per genotype, written first as `name`.
     progress: optional callable(done, total) per cell and draw.
+    flag_file: optional text of the flags that rerun it, written to `run_dir/evaluate.flags`
+      once the run directory is accepted.
 
   Returns:
     The rows written to `scores.csv` (`scores.json` gets the config and the seconds), one dict
@@ -98,6 +100,7 @@ def score_cells(config, genotypes, images, run_dir, names=None, progress=None):
     raise ValueError(f"names must give one name per genotype; got {len(names)} for "
                      f"{len(genotypes)}")
   run_files.start_run(run_dir, run_files.SCORES)
+  evaluation.write_flag_file(run_dir, flag_file)
   space = spaces.get_space(config.space)
   info = data_lib.dataset_info(config.dataset)
   start = time.time()

@@ -38,6 +38,7 @@ log = logging.getLogger("tenas_tf.search")
 
 STATE_FILE = "state.json"
 RESULT_FILE = "result.json"
+FLAG_FILE = "search.flags"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +103,17 @@ def _load_state(run_dir, config):
   return None, None
 
 
-def run(config, images, run_dir, accuracies=None, progress=None):
+def check_resumable(config, run_dir):
+  """Raises ValueError if `run_dir` holds another kind of run or a search of another config.
+
+  Lets a caller that runs several searches (`seed_study`) refuse before it touches any of them.
+  """
+  if run_files.run_kind(run_dir) not in (None, run_files.SEARCH):
+    run_files.start_run(run_dir, run_files.SEARCH)  # raises, naming the kind found
+  _load_state(run_dir, config)
+
+
+def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None):
   """Runs (or resumes, or returns) the search of `config` on `images` in `run_dir`.
 
   Args:
@@ -112,6 +123,9 @@ def run(config, images, run_dir, accuracies=None, progress=None):
     accuracies: optional {arch_str: {dataset: accuracy}} (NB201 table) to report the found cell's
       (NB201 only).
     progress: optional callable(round_index, done, total).
+    flag_file: optional text of the command-line flags that rerun this search, written to
+      `run_dir/search.flags` once the run is accepted (a refused rerun leaves the run's files as
+      they were; a finished one is not rewritten).
 
   Returns:
     The result dict written to `run_dir/result.json`.
@@ -124,6 +138,8 @@ def run(config, images, run_dir, accuracies=None, progress=None):
   if found == RESULT_FILE:
     log.info("%s already holds a finished search; not redoing it", run_dir)
     return saved
+  if flag_file is not None:
+    run_files.write_atomic(os.path.join(run_dir, FLAG_FILE), flag_file)
   finished_rounds = saved["rounds"] if saved else []
   elapsed_before = saved["seconds"] if saved else 0.0
   if finished_rounds:
@@ -171,3 +187,51 @@ def run(config, images, run_dir, accuracies=None, progress=None):
   run_files.write_json(os.path.join(run_dir, RESULT_FILE), result)
   board.write_result(result)
   return result
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResult:
+  """A finished search as the steps after it (training, export) read it back.
+
+  The genotype is the space's value (`NB201Genotype`, `DartsGenotype`), parsed once here from
+  result.json, so later steps compare and build genotypes instead of re-parsing strings.
+
+  Attributes:
+    run_dir: the search's run directory.
+    space: the search space's name.
+    genotype: the genotype found, a value of `space`.
+    dataset: the dataset searched on (None in a result that does not record it).
+  """
+
+  run_dir: str
+  space: str
+  genotype: object
+  dataset: str | None
+
+
+def read_result(run_dir):
+  """The finished search of `run_dir`, read through its `run.json` kind and `result.json`.
+
+  Raises:
+    ValueError: `run_dir` holds no search run, an unfinished one, or a damaged result (the
+      message names the file).
+  """
+  kind = run_files.run_kind(run_dir)
+  path = os.path.join(run_dir, RESULT_FILE)
+  if kind is None:
+    raise ValueError(f"{run_dir!r} holds no finished search (no {run_files.RUN_FILE}: no search "
+                     f"ran there)")
+  if kind != run_files.SEARCH:
+    raise ValueError(f"{run_dir!r} holds a {kind} run, not a search run")
+  if not os.path.isfile(path):
+    raise ValueError(f"{run_dir!r} holds no finished search ({path} is missing: the search is "
+                     f"unfinished; rerun it to finish it)")
+  result = run_files.read_json(path)
+  config = result.get("config") if isinstance(result.get("config"), dict) else {}
+  try:
+    space = spaces.get_space(config.get("space"))
+    genotype = space.genotype_from_json(result.get("genotype"))
+  except (ValueError, TypeError) as error:
+    raise ValueError(f"{path} holds no valid search result ({error})") from None
+  return SearchResult(run_dir=run_dir, space=space.name, genotype=genotype,
+                      dataset=config.get("dataset"))

@@ -13,6 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tenas_tf.experiments import evaluation
 from tenas_tf.experiments import nb201_table
 from tenas_tf.experiments import run_files
 from tenas_tf.experiments import search_run
@@ -107,7 +108,7 @@ def markdown_table(study):
   return "\n".join(lines) + "\n"
 
 
-def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None):
+def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None, flag_file=None):
   """Runs the search of `config` once per seed and writes `seeds.json` and `seeds.md`.
 
   Args:
@@ -117,6 +118,8 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None):
     run_dir: output folder; seed s searches in `run_dir/seed_<s>`.
     accuracies: optional NB201 table ({arch_str: {dataset: accuracy}}) for the found cells.
     progress: optional callable(seed, round_index, done, total).
+    flag_file: optional text of the flags that rerun it, written to `run_dir/evaluate.flags`
+      once every seed's folder is accepted.
 
   Returns:
     The dict written to `seeds.json`: `seeds` (per seed: `seed`, `genotype`, `seconds`,
@@ -128,13 +131,16 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None):
   """
   seeds = check_seeds(seeds)
   run_files.start_run(run_dir, run_files.SEEDS)
+  seed_configs = {seed: dataclasses.replace(
+      config, settings=dataclasses.replace(config.settings, seed=seed)) for seed in seeds}
+  for seed in seeds:  # refused before any seed's search runs or any file is rewritten
+    search_run.check_resumable(seed_configs[seed], os.path.join(run_dir, f"seed_{seed}"))
+  evaluation.write_flag_file(run_dir, flag_file)
   per_seed = []
   for seed in seeds:
-    seed_config = dataclasses.replace(
-        config, settings=dataclasses.replace(config.settings, seed=seed))
     folder = f"seed_{seed}"
     result = search_run.run(
-        seed_config, images, os.path.join(run_dir, folder), accuracies=accuracies,
+        seed_configs[seed], images, os.path.join(run_dir, folder), accuracies=accuracies,
         progress=(lambda r, done, total, s=seed: progress(s, r, done, total)) if progress
         else None)
     per_seed.append({"seed": seed, "genotype": result["genotype"], "seconds": result["seconds"],
