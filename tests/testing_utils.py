@@ -212,8 +212,10 @@ def run_main(binary, argv):
     argv: its flags.
 
   Returns:
-    (exit code, message): 1 and the exit message followed by stderr for a user error, else the
-    code `main` exited with (0 when it returned) and stderr.
+    (exit code, message): 1 and the exit message followed by stderr for a user error, 1 and
+    absl's message for a flag it refuses (an unknown value of an enum, a value out of bounds:
+    `app.run` exits 1 on those too), else the code `main` exited with (0 when it returned) and
+    stderr.
   """
   program = binary.__name__.rsplit(".", 1)[-1]
   stderr = io.StringIO()
@@ -222,6 +224,8 @@ def run_main(binary, argv):
     flags.FLAGS([program] + argv)
     with contextlib.redirect_stderr(stderr):
       binary.main([program])
+  except flags.Error as error:
+    return 1, f"FATAL Flags parsing error: {error}"
   except SystemExit as exit_:
     message = exit_.code if isinstance(exit_.code, str) else ""
     return (1 if isinstance(exit_.code, str) else exit_.code), message + stderr.getvalue()
@@ -265,6 +269,14 @@ def kill_after_progress(command, progressed, timeout=300):
   process.send_signal(signal.SIGKILL)
   process.wait()
   return running
+
+
+def write_search_run(run_dir, result):
+  """A finished search run in `run_dir` as the search writes it: run.json, then `result`."""
+  os.makedirs(run_dir, exist_ok=True)
+  for name, value in (("run.json", {"kind": "search"}), ("result.json", result)):
+    with open(os.path.join(run_dir, name), "w") as stream:
+      json.dump(value, stream)
 
 
 def read_result(run_dir):

@@ -1,30 +1,25 @@
-"""The indicator images of the search and evaluate binaries: a `DataSource` from the data flags.
+"""The indicator images of the search and evaluate binaries: their data flags, as a `DataSource`.
 
-The run configuration records `data_source()`, the source's canonical identity, so that a rerun
-in the same run directory on other images is refused instead of resumed, whatever the working
-directory or the spelling of a path.
+The run configuration records the source's canonical identity, so that a rerun in the same run
+directory on other images is refused instead of resumed, whatever the working directory or the
+spelling of a path.
 """
 
 from tenas_tf import data
 from tenas_tf.launch import flags as tenas_flags
 
+DATASET = tenas_flags.dataset()
+DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT = tenas_flags.labelled_data()
+IMAGE_DIR, TFRECORDS, MANUAL_DIR, CACHE_DIR, MAX_IMAGES = tenas_flags.image_files()
+SEED = tenas_flags.seed()
+FLAGS = (DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, IMAGE_DIR, TFRECORDS, MANUAL_DIR,
+         CACHE_DIR, MAX_IMAGES, SEED)
+
 
 def source():
   """The `data.DataSource` the data flags name (checked: one line naming the flag if wrong)."""
   return data.DataSource(
-      tenas_flags.DATASET.value, data_npz=tenas_flags.DATA_NPZ.value or None,
-      image_dir=tenas_flags.IMAGE_DIR.value or None,
-      tfrecords=tenas_flags.TFRECORDS.value or None,
-      manual_dir=tenas_flags.MANUAL_DIR.value or None, data_dir=tenas_flags.DATA_DIR.value,
-      synthetic_count=tenas_flags.SYNTHETIC_COUNT.value, seed=tenas_flags.SEED.value,
-      cache_dir=tenas_flags.CACHE_DIR.value or None, max_images=tenas_flags.MAX_IMAGES.value)
-
-
-def data_source():
-  """The identity of `source()`, as the run configuration records it."""
-  return source().identity
-
-
-def load_images():
-  """The images of `source()`, for the indicator pipelines."""
-  return source().images()
+      DATASET.value, data_npz=DATA_NPZ.value or None, image_dir=IMAGE_DIR.value or None,
+      tfrecords=TFRECORDS.value or None, manual_dir=MANUAL_DIR.value or None,
+      data_dir=DATA_DIR.value, synthetic_count=SYNTHETIC_COUNT.value, seed=SEED.value,
+      cache_dir=CACHE_DIR.value or None, max_images=MAX_IMAGES.value)

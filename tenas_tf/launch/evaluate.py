@@ -21,45 +21,34 @@ correlation.csv / correlation.json / scatter_*.png, seed_<s>/ / seeds.json / see
 scores.csv / scores.json.
 """
 
-import os
 import sys
 
-from absl import app
-import tensorflow as tf
+from absl import flags
 
 from tenas_tf import experiments
-from tenas_tf import search
-from tenas_tf.experiments import evaluation
-from tenas_tf.experiments import nb201_table
-from tenas_tf.experiments import score_table
-from tenas_tf.experiments import seed_study
 from tenas_tf.launch import _cli
 from tenas_tf.launch import _data
-from tenas_tf.launch import flags as tenas_flags
-from tenas_tf.experiments import run_files
-from tenas_tf import spaces
+from tenas_tf.launch import _search_flags
 
-
-def _load_images():
-  images = _data.load_images()
-  if tenas_flags.DETERMINISTIC_OPS.value:
-    tf.config.experimental.enable_op_determinism()
-  return images
-
-
-def _table(required_by):
-  path = tenas_flags.NB201_TABLE.value
-  if path is None:
-    if required_by:
-      raise ValueError(f"--nb201_table is required with {required_by}")
-    return None
-  return nb201_table.load_accuracies(path)
-
-
-def _write_flags(run_dir):
-  run_files.check_writable(run_dir)
-  run_files.write_atomic(os.path.join(run_dir, "evaluate.flags"),
-                         tenas_flags.flagfile_text(tenas_flags.EVALUATE_FLAGS))
+MODES = ("correlation", "seeds", "score")
+MODE = flags.DEFINE_enum(
+    "mode", None, list(MODES),
+    "Evaluation: correlation (indicators of fixed NB201 cells against their NB201 accuracies), "
+    "seeds (the search once per --seeds, summarised as the paper's table) or score (the "
+    "indicators of fixed cells of --space, into scores.csv).")
+ARCHS = flags.DEFINE_string(
+    "archs", None,
+    "correlation / score: CSV file of the cells to score: an arch_str column (nb201) or a "
+    "genotype_json column (darts); other columns are ignored (correlation: or use --num_archs).")
+NUM_ARCHS = flags.DEFINE_integer(
+    "num_archs", None,
+    "correlation: score this many cells drawn at random (--seed) from --nb201_table.",
+    lower_bound=2)
+DRAWS = flags.DEFINE_integer(
+    "draws", 3, "correlation / score: independent draws of weights and inputs per cell.",
+    lower_bound=1)
+SEEDS = flags.DEFINE_list("seeds", None, "seeds: comma-separated search seeds, e.g. 0,1,2,3,4.")
+FLAGS = _search_flags.FLAGS + (MODE, ARCHS, NUM_ARCHS, DRAWS, SEEDS)
 
 
 def _progress(prefix):
@@ -72,90 +61,70 @@ def _progress(prefix):
 
 
 def _indicator_config(config_class):
-  """An `evaluation.IndicatorConfig` (or subclass) from the data, size and draw flags."""
+  """An `experiments.IndicatorConfig` (or subclass) from the data, size and draw flags."""
   return config_class(
-      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
-      data_source=_data.data_source(), draws=tenas_flags.DRAWS.value,
-      batch_size=tenas_flags.BATCH_SIZE.value, lr_batch_size=tenas_flags.LR_BATCH_SIZE.value,
-      lr_batches=tenas_flags.LR_BATCHES.value, seed=tenas_flags.SEED.value,
-      init=tenas_flags.INIT.value)
+      space=_search_flags.SPACE.value, dataset=_data.DATASET.value,
+      data_source=_data.source().identity, draws=DRAWS.value,
+      batch_size=_search_flags.NTK_BATCH_SIZE.value,
+      lr_batch_size=_search_flags.LR_BATCH_SIZE.value, lr_batches=_search_flags.LR_BATCHES.value,
+      seed=_data.SEED.value, init=_search_flags.INIT.value)
 
 
 def _correlation():
-  archs, num_archs = tenas_flags.ARCHS.value, tenas_flags.NUM_ARCHS.value
+  archs, num_archs = ARCHS.value, NUM_ARCHS.value
   if (archs is None) == (num_archs is None):
     raise ValueError(f"--mode=correlation needs exactly one of --archs (a CSV file) and "
                      f"--num_archs (>= 2); got --archs={archs!r} and --num_archs={num_archs!r}")
-  if num_archs is not None and num_archs < 2:
-    raise ValueError(f"--num_archs must be >= 2 (a rank correlation needs 2 cells); "
-                     f"got {num_archs}")
-  accuracies = _table("--mode=correlation")
-  arch_strs = (evaluation.load_arch_strings(archs, accuracies) if archs is not None
-               else evaluation.sample_arch_strings(accuracies, num_archs, tenas_flags.SEED.value))
-  config = _indicator_config(evaluation.CorrelationConfig)
-  run_dir = tenas_flags.RUN_DIR.value
-  _write_flags(run_dir)
-  images = _load_images()
-  summary = evaluation.evaluate_correlation(config, arch_strs, accuracies, images, run_dir,
-                                            progress=_progress("cell x draw"))
-  print(evaluation.format_table(summary))
+  if _search_flags.NB201_TABLE.value is None:
+    raise ValueError("--nb201_table is required with --mode=correlation")
+  job = experiments.CorrelationJob(
+      config=_indicator_config(experiments.CorrelationConfig),
+      inputs=_search_flags.inputs(FLAGS), nb201_table=_search_flags.NB201_TABLE.value,
+      archs=archs, num_archs=num_archs)
+  summary = experiments.run_correlation_job(job, progress=_progress("cell x draw"))
+  print(experiments.format_correlation_table(summary))
   for record in summary["non_finite_kappa"]:
     print(f"non-finite kappa (written as inf, ranked last): {record['arch_str']} "
           f"draw {record['draw']}: {record['cause']}")
-  print(f"wrote {evaluation.CSV_FILE}, {evaluation.JSON_FILE} and "
-        f"{', '.join(summary['plots'].values())} to {run_dir}")
+  print(f"wrote the correlation table, summary and plots "
+        f"({', '.join(summary['plots'].values())}) to {job.inputs.run_dir}")
 
 
 def _seeds():
-  seeds = seed_study.check_seeds(tenas_flags.SEEDS.value or [])
-  accuracies = _table(None)
-  settings = search.PruneSettings(
-      prune_number=tenas_flags.PRUNE_NUMBER.value, repeats=tenas_flags.REPEATS.value,
-      lr_batches_per_count=tenas_flags.LR_BATCHES.value,
-      common_batches=tenas_flags.COMMON_BATCHES.value, init=tenas_flags.INIT.value,
-      seed=seeds[0])
-  config = experiments.SearchConfig(
-      space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
-      data_source=_data.data_source(), batch_size=tenas_flags.BATCH_SIZE.value,
-      lr_batch_size=tenas_flags.LR_BATCH_SIZE.value, settings=settings)
-  run_dir = tenas_flags.RUN_DIR.value
-  _write_flags(run_dir)
-  images = _load_images()
+  seeds = experiments.check_seeds(SEEDS.value or [])
+  job = experiments.SeedsJob(
+      config=_search_flags.search_config(seeds[0]), inputs=_search_flags.inputs(FLAGS),
+      seeds=tuple(seeds), nb201_table=_search_flags.NB201_TABLE.value)
 
   def progress(seed, round_index, done, total):
     _progress(f"seed {seed} round {round_index}: candidate")(done, total)
 
-  study = seed_study.run_seeds(config, images, seeds, run_dir, accuracies=accuracies,
-                               progress=progress)
-  print(seed_study.markdown_table(study))
-  print(f"wrote {seed_study.JSON_FILE} and {seed_study.MARKDOWN_FILE} to {run_dir}")
+  study = experiments.run_seeds_job(job, progress=progress)
+  print(experiments.seeds_markdown_table(study))
+  print(f"wrote the seeds' summary (json, markdown) to {job.inputs.run_dir}")
 
 
 def _score():
-  config = _indicator_config(evaluation.IndicatorConfig)
-  if tenas_flags.ARCHS.value is None:
+  config = _indicator_config(experiments.IndicatorConfig)
+  if ARCHS.value is None:
     raise ValueError(f"--mode=score needs --archs, a CSV file with a "
-                     f"{score_table.GENOTYPE_COLUMNS[config.space]!r} column")
-  genotypes, names = score_table.load_genotypes(tenas_flags.ARCHS.value,
-                                                spaces.get_space(config.space))
-  run_dir = tenas_flags.RUN_DIR.value
-  _write_flags(run_dir)
-  images = _load_images()
-  rows = score_table.score_cells(config, genotypes, images, run_dir, names=names,
-                                 progress=_progress("cell x draw"))
+                     f"{experiments.GENOTYPE_COLUMNS[config.space]!r} column")
+  job = experiments.ScoresJob(config=config, inputs=_search_flags.inputs(FLAGS),
+                              archs=ARCHS.value)
+  rows = experiments.run_scores_job(job, progress=_progress("cell x draw"))
   for row in rows:
     print(f"{row.get('name') or ''} kappa median {row['ntk_cond_median']:.4g}, "
           f"#LR median {row['lr_median']}, rank sum {row['rank_sum']}".lstrip())
-  print(f"wrote {score_table.CSV_FILE} to {run_dir}")
+  print(f"wrote the scores to {job.inputs.run_dir}")
 
 
 _MODES = {"correlation": _correlation, "seeds": _seeds, "score": _score}
 
 
 def _evaluate():
-  mode = tenas_flags.MODE.value
+  mode = MODE.value
   if mode not in _MODES:
-    raise ValueError(f"--mode must be one of {tenas_flags.EVALUATE_MODES}; got {mode!r}")
+    raise ValueError(f"--mode must be one of {MODES}; got {mode!r}")
   _MODES[mode]()
 
 
@@ -164,8 +133,8 @@ def main(argv):
 
 
 def run_main():
-  """Console-script entry point (e.g. `tenas-evaluate`)."""
-  app.run(main)
+  """Console-script entry point (`tenas-evaluate`)."""
+  _cli.run(main, FLAGS)
 
 
 if __name__ == "__main__":

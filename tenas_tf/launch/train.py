@@ -9,58 +9,102 @@ Writes `train_config.json` and `train.flags` (the flags that rerun it) at the st
 at the end, and the training files of `tenas_tf.train.train` (backup/, model.keras, history.csv,
 tensorboard/) into --run_dir. Rerunning the same command after a kill resumes after the last
 finished epoch; a finished run is not redone; another configuration in the same --run_dir is
-refused.
+refused (`tenas_tf.experiments.run_training`).
 """
 
 import json
 import os
 
-from absl import app
-import tensorflow as tf
+from absl import flags
 
 from tenas_tf import data
+from tenas_tf import experiments
 from tenas_tf import train as train_lib
 from tenas_tf.launch import _cli
 from tenas_tf.launch import flags as tenas_flags
-from tenas_tf.experiments import run_files
 
-CONFIG_FILE = "train_config.json"
-RESULT_FILE = "result.json"
+RUN_DIR = tenas_flags.run_dir()
+SPACE = tenas_flags.space()
+DATASET = tenas_flags.dataset()
+DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT = tenas_flags.labelled_data()
+SEED = tenas_flags.seed()
+INIT = tenas_flags.init()
+DETERMINISTIC_OPS = tenas_flags.deterministic_ops()
+GENOTYPE = tenas_flags.genotype()
+CHANNELS, CELLS_PER_STAGE, NUM_CELLS, IMAGE_SIZE = tenas_flags.network()
+SEARCH_RUN_DIR = flags.DEFINE_string(
+    "search_run_dir", None, "A search's run directory; its result's genotype is trained "
+    "(or give --genotype).")
+EVAL_NPZ = flags.DEFINE_list(
+    "eval_npz", None,
+    "Comma-separated .npz files of held-out images `x` and labels `y`, evaluated after every "
+    "epoch (default with TFDS: the test split; with --data_npz: none).")
+TRAIN_IMAGE_DIR = flags.DEFINE_string(
+    "train_image_dir", None,
+    "--dataset=imagenet-1k: folder of class sub-folders of training images (ILSVRC2012 "
+    "train/), read with random-resized crops.")
+EVAL_IMAGE_DIR = flags.DEFINE_string(
+    "eval_image_dir", None,
+    "--dataset=imagenet-1k: folder of the same class sub-folders of held-out images "
+    "(ILSVRC2012 val/ sorted into classes), evaluated after every epoch.")
+BATCH_SIZE = flags.DEFINE_integer(
+    "batch_size", 256, "Global training batch, split over the replicas (NB201: 256).",
+    lower_bound=1)
+EPOCHS = flags.DEFINE_integer("epochs", 200, "Epochs (NB201: 200).", lower_bound=1)
+STEPS_PER_EPOCH = flags.DEFINE_integer(
+    "steps_per_epoch", None, "Batches per epoch (default: one pass over the images).",
+    lower_bound=1)
+LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate", 0.1, "Peak learning rate (> 0), annealed to 0 by a cosine (NB201: 0.1).",
+    lower_bound=0.0)
+NESTEROV = flags.DEFINE_bool("nesterov", True,
+                             "Nesterov momentum (NB201: yes; DARTS: --nonesterov).")
+WEIGHT_DECAY = flags.DEFINE_float(
+    "weight_decay", 5e-4,
+    "Coupled L2 weight decay on every trainable variable, PyTorch's SGD weight_decay "
+    "(NB201: 5e-4).", lower_bound=0.0)
+LABEL_SMOOTHING = flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing, in [0, 1).",
+                                     lower_bound=0.0, upper_bound=1.0)
+CUTOUT = flags.DEFINE_integer(
+    "cutout", 16, "Cutout square side in pixels, 0 for none (NB201's protocol: 0).",
+    lower_bound=0)
+DROP_PATH_RATE = flags.DEFINE_float(
+    "drop_path_rate", 0.0, "Per-sample drop-path probability of non-identity edges, in [0, 1).",
+    lower_bound=0.0, upper_bound=1.0)
+AUXILIARY_WEIGHT = flags.DEFINE_float(
+    "auxiliary_weight", 0.0,
+    "DARTS: weight of the auxiliary head's loss (CIFAR recipe: 0.4); 0 builds no head.",
+    lower_bound=0.0)
+STRATEGY = flags.DEFINE_enum(
+    "strategy", "default", list(train_lib.STRATEGIES),
+    "tf.distribute strategy (mirrored: all GPUs, else all logical CPU devices; multi_worker: "
+    "the cluster in TF_CONFIG).")
+NUM_CPU_DEVICES = flags.DEFINE_integer(
+    "num_cpu_devices", None,
+    "Split the CPU into this many logical devices (to run --strategy=mirrored without GPUs).",
+    lower_bound=1)
+MIXED_PRECISION = flags.DEFINE_bool("mixed_precision", False,
+                                    "float16 compute, float32 variables (GPU only).")
+FLAGS = (SPACE, DATASET, DATA_DIR, DATA_NPZ, SYNTHETIC_COUNT, SEED, RUN_DIR, INIT,
+         DETERMINISTIC_OPS, BATCH_SIZE, SEARCH_RUN_DIR, GENOTYPE, EVAL_NPZ, EPOCHS,
+         STEPS_PER_EPOCH, LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, CUTOUT, DROP_PATH_RATE,
+         CHANNELS, CELLS_PER_STAGE, NUM_CELLS, STRATEGY, NUM_CPU_DEVICES, MIXED_PRECISION,
+         NESTEROV, AUXILIARY_WEIGHT, IMAGE_SIZE, TRAIN_IMAGE_DIR, EVAL_IMAGE_DIR)
 
 
 def _genotype():
-  arch, search_dir = tenas_flags.GENOTYPE.value, tenas_flags.SEARCH_RUN_DIR.value
-  if (arch is None) == (search_dir is None):
+  """The genotype value of --genotype, or of the search in --search_run_dir."""
+  text, search_dir = GENOTYPE.value, SEARCH_RUN_DIR.value
+  if (text is None) == (search_dir is None):
     raise ValueError(f"give exactly one of --genotype and --search_run_dir; got "
-                     f"--genotype={arch!r} and --search_run_dir={search_dir!r}")
-  if arch is not None:
-    return arch
-  path = os.path.join(search_dir, "result.json")
-  if not os.path.isfile(path):
-    raise ValueError(f"--search_run_dir {search_dir!r} holds no finished search "
-                     f"({path} is missing)")
-  result = run_files.read_json(path)
-  space = result.get("config", {}).get("space", tenas_flags.SPACE.value)
-  if space != tenas_flags.SPACE.value:
-    raise ValueError(f"--space {tenas_flags.SPACE.value!r} differs from the space searched in "
-                     f"--search_run_dir {search_dir!r}, {space!r}")
-  return result["genotype"]
-
-
-def _config(source):
-  return train_lib.TrainConfig(
-      genotype=_genotype(), space=tenas_flags.SPACE.value, dataset=tenas_flags.DATASET.value,
-      data_source=source.identity, channels=tenas_flags.CHANNELS.value,
-      cells_per_stage=tenas_flags.CELLS_PER_STAGE.value, num_cells=tenas_flags.NUM_CELLS.value,
-      image_size=tenas_flags.IMAGE_SIZE.value, epochs=tenas_flags.EPOCHS.value,
-      steps_per_epoch=tenas_flags.STEPS_PER_EPOCH.value,
-      batch_size=tenas_flags.BATCH_SIZE.value, learning_rate=tenas_flags.LEARNING_RATE.value,
-      nesterov=tenas_flags.NESTEROV.value, weight_decay=tenas_flags.WEIGHT_DECAY.value,
-      label_smoothing=tenas_flags.LABEL_SMOOTHING.value, cutout=tenas_flags.CUTOUT.value,
-      drop_path_rate=tenas_flags.DROP_PATH_RATE.value,
-      auxiliary_weight=tenas_flags.AUXILIARY_WEIGHT.value, init=tenas_flags.INIT.value,
-      seed=tenas_flags.SEED.value, strategy=tenas_flags.STRATEGY.value,
-      mixed_precision=tenas_flags.MIXED_PRECISION.value)
+                     f"--genotype={text!r} and --search_run_dir={search_dir!r}")
+  if text is not None:
+    return train_lib.parse_genotype(SPACE.value, text)
+  found = experiments.read_search_result(search_dir)
+  if found.space != SPACE.value:
+    raise ValueError(f"--space {SPACE.value!r} differs from the space searched in "
+                     f"--search_run_dir {search_dir!r}, {found.space!r}")
+  return found.genotype
 
 
 def _sources():
@@ -70,13 +114,11 @@ def _sources():
   from --data_npz, random images (--dataset=synthetic) or TFDS, held out: --eval_npz, or for
   TFDS the dataset's test / validation split.
   """
-  info = data.dataset_info(tenas_flags.DATASET.value)
-  train_dir, eval_dir = tenas_flags.TRAIN_IMAGE_DIR.value, tenas_flags.EVAL_IMAGE_DIR.value
-  options = dict(data_dir=tenas_flags.DATA_DIR.value, seed=tenas_flags.SEED.value,
-                 synthetic_count=tenas_flags.SYNTHETIC_COUNT.value)
+  info = data.dataset_info(DATASET.value)
+  train_dir, eval_dir = TRAIN_IMAGE_DIR.value, EVAL_IMAGE_DIR.value
+  options = dict(data_dir=DATA_DIR.value, seed=SEED.value, synthetic_count=SYNTHETIC_COUNT.value)
   if info.resize:
-    others = [f"--{holder.name}" for holder in (tenas_flags.DATA_NPZ, tenas_flags.EVAL_NPZ)
-              if holder.value]
+    others = [f"--{holder.name}" for holder in (DATA_NPZ, EVAL_NPZ) if holder.value]
     if not train_dir or others:
       raise ValueError(f"--dataset={info.name} trains from image files: give --train_image_dir "
                        f"(and optionally --eval_image_dir), no npz files; got "
@@ -86,10 +128,9 @@ def _sources():
   if train_dir or eval_dir:
     raise ValueError(f"--train_image_dir and --eval_image_dir apply to --dataset=imagenet-1k "
                      f"only; got --dataset={info.name}")
-  source = data.DataSource(info.name, data_npz=tenas_flags.DATA_NPZ.value or None, **options)
-  eval_npz = tenas_flags.EVAL_NPZ.value
-  if eval_npz:
-    held_out = data.DataSource(info.name, data_npz=eval_npz, **options)
+  source = data.DataSource(info.name, data_npz=DATA_NPZ.value or None, **options)
+  if EVAL_NPZ.value:
+    held_out = data.DataSource(info.name, data_npz=EVAL_NPZ.value, **options)
   elif source.kind == "tfds":
     held_out = data.DataSource(info.name, split=data.eval_split(info), **options)
   else:
@@ -97,28 +138,22 @@ def _sources():
   return source, held_out
 
 
-def _examples(source, held_out):
-  """(training examples, held-out examples or None); image folders must agree on classes."""
-  examples = source.examples()
-  if held_out is None:
-    return examples, None
-  classes = data.image_folder_classes(source.image_dir) if source.kind == "image_dir" else None
-  return examples, held_out.examples(classes=classes)
-
-
-def _check_run_dir(run_dir, config):
-  """Returns the finished result in `run_dir`, or None; refuses another run's directory."""
-  run_files.check_writable(run_dir)
-  config_path = os.path.join(run_dir, CONFIG_FILE)
-  if os.path.exists(config_path):
-    previous = run_files.read_json(config_path)
-    differing = sorted(k for k in set(previous) | set(config.to_json())
-                       if previous.get(k) != config.to_json().get(k))
-    if differing:
-      raise ValueError(f"run_dir {run_dir!r} holds a training run of another configuration "
-                       f"(differs in {differing}); use a new --run_dir")
-  result_path = os.path.join(run_dir, RESULT_FILE)
-  return run_files.read_json(result_path) if os.path.exists(result_path) else None
+def _job():
+  source, held_out = _sources()
+  config = train_lib.TrainConfig(
+      genotype=_genotype().to_string(), space=SPACE.value, dataset=DATASET.value,
+      data_source=source.identity, channels=CHANNELS.value,
+      cells_per_stage=CELLS_PER_STAGE.value, num_cells=NUM_CELLS.value,
+      image_size=IMAGE_SIZE.value, epochs=EPOCHS.value, steps_per_epoch=STEPS_PER_EPOCH.value,
+      batch_size=BATCH_SIZE.value, learning_rate=LEARNING_RATE.value, nesterov=NESTEROV.value,
+      weight_decay=WEIGHT_DECAY.value, label_smoothing=LABEL_SMOOTHING.value,
+      cutout=CUTOUT.value, drop_path_rate=DROP_PATH_RATE.value,
+      auxiliary_weight=AUXILIARY_WEIGHT.value, init=INIT.value, seed=SEED.value,
+      strategy=STRATEGY.value, mixed_precision=MIXED_PRECISION.value)
+  return experiments.TrainingJob(
+      config=config, source=source, held_out=held_out, run_dir=RUN_DIR.value,
+      deterministic_ops=DETERMINISTIC_OPS.value, num_cpu_devices=NUM_CPU_DEVICES.value,
+      flag_file=tenas_flags.flagfile_text(FLAGS))
 
 
 def _print_result(result):
@@ -137,29 +172,11 @@ def _print_result(result):
 
 
 def _train():
-  if tenas_flags.NUM_CPU_DEVICES.value is not None:
-    train_lib.configure_cpu_devices(tenas_flags.NUM_CPU_DEVICES.value)
-  source, held_out_source = _sources()
-  config = _config(source)
-  train_lib.check_mixed_precision(config.mixed_precision)
-  run_dir = tenas_flags.RUN_DIR.value
-  finished = _check_run_dir(run_dir, config)
-  if finished is not None:
-    print(f"already finished: {os.path.join(run_dir, RESULT_FILE)}")
-    _print_result(finished)
-    return
-  # The data is loaded (and checked) before the run directory is claimed for this config.
-  examples, held_out = _examples(source, held_out_source)
-  run_files.write_json(os.path.join(run_dir, CONFIG_FILE), config.to_json())
-  run_files.write_atomic(os.path.join(run_dir, "train.flags"),
-                         tenas_flags.flagfile_text(tenas_flags.TRAIN_FLAGS))
-  if tenas_flags.DETERMINISTIC_OPS.value:
-    tf.config.experimental.enable_op_determinism()
-  strategy = train_lib.make_strategy(config.strategy)
-  result = train_lib.train(config, examples, held_out, run_dir, strategy=strategy)
-  if train_lib.worker_dir(strategy, run_dir) == run_dir:  # the chief writes the run's files
-    run_files.write_json(os.path.join(run_dir, RESULT_FILE), result)
-  _print_result(result)
+  job = _job()
+  outcome = experiments.run_training(job)
+  if outcome.already_finished:
+    print(f"already finished: {os.path.join(job.run_dir, 'result.json')}")
+  _print_result(outcome.result)
 
 
 def main(argv):
@@ -168,7 +185,7 @@ def main(argv):
 
 def run_main():
   """Console-script entry point (`tenas-train`)."""
-  app.run(main)
+  _cli.run(main, FLAGS)
 
 
 if __name__ == "__main__":

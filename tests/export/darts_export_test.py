@@ -67,10 +67,9 @@ class DartsExportTest(absltest.TestCase):
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     export_base = os.path.join(tmp, "export")
     search_dir = os.path.join(tmp, "search")
-    os.makedirs(search_dir)
-    with open(os.path.join(search_dir, "result.json"), "w") as stream:
-      json.dump({"genotype": TINY.to_json(),
-                 "config": {"space": "darts", "dataset": "cifar100"}}, stream)
+    testing_utils.write_search_run(
+        search_dir, {"genotype": TINY.to_json(),
+                     "config": {"space": "darts", "dataset": "cifar100"}})
     small = [f"--export_base={export_base}", "--channels=4", "--num_cells=3"]
     # --genotype in DARTS' text form names the searched genotype: accepted.
     code, stdout, message = _run_main(export_binary, [

@@ -11,7 +11,7 @@ from tenas_tf.spaces import DartsGenotype
 from tests import testing_utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = ["--space=darts", "--dataset=synthetic", "--synthetic_count=64", "--batch_size=4",
+TINY = ["--space=darts", "--dataset=synthetic", "--synthetic_count=64", "--ntk_batch_size=4",
         "--lr_batch_size=40", "--lr_batches=1", "--repeats=1", "--prune_number=1", "--seed=3",
         "--common_batches"]
 

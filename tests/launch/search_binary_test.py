@@ -15,7 +15,7 @@ from tests import testing_utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = testing_utils.shared_dir()
-TINY = ["--space=nb201", "--batch_size=4", "--lr_batch_size=40", "--lr_batches=1",
+TINY = ["--space=nb201", "--ntk_batch_size=4", "--lr_batch_size=40", "--lr_batches=1",
         "--repeats=1", "--prune_number=1", "--seed=5"]
 
 

@@ -8,13 +8,24 @@ from absl.testing import absltest
 
 from tests import testing_utils
 
-TINY = ["--space=nb201", "--dataset=synthetic", "--synthetic_count=64", "--batch_size=4",
+TINY = ["--space=nb201", "--dataset=synthetic", "--synthetic_count=64", "--ntk_batch_size=4",
         "--lr_batch_size=40", "--lr_batches=1", "--repeats=1", "--prune_number=1", "--seed=2"]
 
 
 def _command(run_dir, *extra):
   return testing_utils.binary_command("tenas_tf.launch.search", *TINY, f"--run_dir={run_dir}",
                                       *extra)
+
+
+def _files(run_dir):
+  """{relative path: bytes} of every file under `run_dir`."""
+  found = {}
+  for folder, _, names in os.walk(run_dir):
+    for name in names:
+      path = os.path.join(folder, name)
+      with open(path, "rb") as stream:
+        found[os.path.relpath(path, run_dir)] = stream.read()
+  return found
 
 
 def _finished_rounds(run_dir):
@@ -54,10 +65,15 @@ class SearchResumeTest(absltest.TestCase):
     self.assertEqual(again.returncode, 0, again.stderr[-3000:])
     self.assertIn("already holds a finished search", again.stderr)
     self.assertEqual(testing_utils.read_result(killed_dir), resumed_result)
+    before = _files(killed_dir)
+    self.assertIn("--seed=2", before["search.flags"].decode().splitlines())
     other = testing_utils.run_binary(_command(killed_dir, "--seed=3"))
     self.assertNotEqual(other.returncode, 0)
     self.assertIn("holds a search with another configuration", other.stderr)
+    self.assertIn("settings.seed: 2 in the run, 3 now", other.stderr)
     self.assertNotIn("Traceback", other.stderr)
+    # The refused rerun wrote nothing: search.flags still reruns the search that is there.
+    self.assertEqual(_files(killed_dir), before)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,8 @@ class DartsTrainBinaryTest(absltest.TestCase):
   def test_trains_the_genotype_of_a_darts_search_run(self):
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     search_dir, run_dir = os.path.join(tmp, "search"), os.path.join(tmp, "train")
-    os.makedirs(search_dir)
-    with open(os.path.join(search_dir, "result.json"), "w") as stream:
-      json.dump({"genotype": TINY.to_json(), "config": {"space": "darts"}}, stream)
+    testing_utils.write_search_run(
+        search_dir, {"genotype": TINY.to_json(), "config": {"space": "darts"}})
     recipe = [CIFAR_RECIPE, "--dataset=synthetic",
               "--synthetic_count=16", *SMALL]
     code, message = testing_utils.run_main(

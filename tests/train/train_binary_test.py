@@ -33,6 +33,16 @@ def _backed_up_epochs(run_dir):
     return 0
 
 
+def _files(folder):
+  """{name: bytes} of the files directly in `folder`."""
+  found = {}
+  for name in sorted(os.listdir(folder)):
+    if os.path.isfile(os.path.join(folder, name)):
+      with open(os.path.join(folder, name), "rb") as stream:
+        found[name] = stream.read()
+  return found
+
+
 def _weights(run_dir):
   model = keras.saving.load_model(os.path.join(run_dir, trainer.MODEL_FILE), compile=False)
   return model.get_weights()
@@ -92,7 +102,11 @@ class TrainBinaryTest(absltest.TestCase):
         (["--search_run_dir=/nonexistent"], "give exactly one of --genotype and --search_run_dir"),
         (["--genotype=|nor_conv_3x3~0|"], "malformed NB201 arch string"),
         (["--mixed_precision"], "mixed_precision needs a GPU"),
-        (["--learning_rate=-1"], "learning_rate must be a float > 0.0; got -1.0"),
+        (["--learning_rate=-1"], "flag --learning_rate=-1: -1.0 is not a non-negative number"),
+        (["--learning_rate=0"], "learning_rate must be a float > 0.0; got 0.0"),
+        (["--epochs=0"], "flag --epochs=0: 0 is not a positive integer"),
+        (["--strategy=tpu"], "flag --strategy=tpu: value should be one of "
+                             "<default|mirrored|multi_worker>"),
     ]
     for extra, fragment in cases:
       code, message = testing_utils.run_main(train_binary, TINY + [f"--run_dir={run_dir}"] + extra)
@@ -104,10 +118,16 @@ class TrainBinaryTest(absltest.TestCase):
     os.makedirs(run_dir)
     with open(os.path.join(run_dir, "train_config.json"), "w") as stream:
       json.dump(dict(trainer.TrainConfig(genotype=ARCH).to_json(), epochs=3), stream)
+    with open(os.path.join(run_dir, "train.flags"), "w") as stream:
+      stream.write("--epochs=3\n")
+    before = _files(run_dir)
     code, message = testing_utils.run_main(train_binary,
                                            TINY + [f"--run_dir={run_dir}", "--epochs=2"])
     self.assertEqual(code, 1, message)
     self.assertIn("holds a training run of another configuration", message)
+    self.assertIn("epochs: 3 in the run, 2 now", message)
+    # Refused: every file of the run as it was (train.flags still reruns the run that is there).
+    self.assertEqual(_files(run_dir), before)
 
     search_dir = os.path.join(run_dir, "search")
     os.makedirs(search_dir)
