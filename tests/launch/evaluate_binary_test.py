@@ -43,6 +43,16 @@ def _read_csv(path):
     return list(csv.DictReader(stream))
 
 
+def _files(folder):
+  """{relative path: bytes} of every file under `folder`."""
+  found = {}
+  for root, _, names in os.walk(folder):
+    for name in names:
+      with open(os.path.join(root, name), "rb") as stream:
+        found[os.path.relpath(os.path.join(root, name), folder)] = stream.read()
+  return found
+
+
 def _read_strict_json(path):
   def refuse(constant):
     raise ValueError(f"{path} holds {constant}, which is not JSON")
@@ -167,6 +177,18 @@ class SeedsModeTest(absltest.TestCase):
     self.assertIn("| **mean ± std** |", markdown)
     self.assertIn(f"{np.mean(per_dataset['cifar10']):.2f} ± "
                   f"{np.std(per_dataset['cifar10']):.2f}", markdown)
+
+    # Another setting is refused before any seed's search runs: every file stays as it was,
+    # evaluate.flags included (it still reruns the study that is there).
+    before = _files(run_dir)
+    self.assertIn("--repeats=1", before["evaluate.flags"].decode().splitlines())
+    refused = _run_binary("--mode=seeds", "--seeds=3,1,2", f"--nb201_table={table}",
+                          "--dataset=synthetic", "--synthetic_count=32", *FAST, "--repeats=2",
+                          "--prune_number=3", "--common_batches", f"--run_dir={run_dir}")
+    self.assertEqual(refused.returncode, 1, refused.stderr[-3000:])
+    self.assertIn("holds a search with another configuration", refused.stderr)
+    self.assertIn("settings.repeats: 1 in the run, 2 now", refused.stderr)
+    self.assertEqual(_files(run_dir), before)
 
 
 class BadInputTest(absltest.TestCase):
