@@ -12,10 +12,12 @@ import dataclasses
 
 import tensorflow as tf
 
+from tenas_tf import checks
 from tenas_tf import data as data_lib
 from tenas_tf import spaces
 from tenas_tf.experiments import evaluation
 from tenas_tf.experiments import nb201_table
+from tenas_tf.experiments import ray_scoring
 from tenas_tf.experiments import run_files
 from tenas_tf.experiments import score_table
 from tenas_tf.experiments import search_run
@@ -50,11 +52,21 @@ class Inputs:
 
 @dataclasses.dataclass(frozen=True)
 class SearchJob:
-  """A search (`search_run.run`) on `inputs`, reporting NB201 accuracies from `nb201_table`."""
+  """A search (`search_run.run`) on `inputs`, reporting NB201 accuracies from `nb201_table`.
+
+  With `workers` (>= 1) the candidates are scored by that many Ray workers of a local Ray
+  instance, or with `ray_address` by the workers of that Ray cluster (`RayScorer`); 0 and no
+  address score them in this process. The result is the same either way.
+  """
 
   config: search_run.SearchConfig
   inputs: Inputs
   nb201_table: str | None = None
+  workers: int = 0
+  ray_address: str | None = None
+
+  def __post_init__(self):
+    checks.integer("workers", self.workers, minimum=0)
 
 
 def _table(path, space):
@@ -68,9 +80,18 @@ def _table(path, space):
 def run_search_job(job, progress=None):
   """Runs, resumes or returns the search of `job`; returns `search_run.run`'s result dict."""
   accuracies = _table(job.nb201_table, job.config.space)
-  return search_run.run(job.config, job.inputs.images(), job.inputs.run_dir,
-                        accuracies=accuracies, progress=progress,
-                        flag_file=job.inputs.flag_file)
+  images = job.inputs.images()
+  scorer = None
+  if job.workers or job.ray_address:
+    scorer = ray_scoring.RayScorer(job.config, job.inputs.source, max(job.workers, 1),
+                                   address=job.ray_address,
+                                   deterministic_ops=job.inputs.deterministic_ops)
+  try:
+    return search_run.run(job.config, images, job.inputs.run_dir, accuracies=accuracies,
+                          progress=progress, flag_file=job.inputs.flag_file, scorer=scorer)
+  finally:
+    if scorer is not None:
+      scorer.close()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -113,7 +113,7 @@ def check_resumable(config, run_dir):
   _load_state(run_dir, config)
 
 
-def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None):
+def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None, scorer=None):
   """Runs (or resumes, or returns) the search of `config` on `images` in `run_dir`.
 
   Args:
@@ -126,6 +126,8 @@ def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None)
     flag_file: optional text of the command-line flags that rerun this search, written to
       `run_dir/search.flags` once the run is accepted (a refused rerun leaves the run's files as
       they were; a finished one is not rewritten).
+    scorer: how a round's candidates are scored: None in this process, or e.g. a `RayScorer`
+      (the same values, spread over workers).
 
   Returns:
     The result dict written to `run_dir/result.json`.
@@ -168,7 +170,8 @@ def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None)
 
   mask, records = search.run_search(
       space, search.te_nas_indicators(ntk_net, lr_net, ntk_batches, lr_batches, settings),
-      settings, finished_rounds=finished_rounds, on_round=save_state, progress=progress)
+      settings, finished_rounds=finished_rounds, on_round=save_state, progress=progress,
+      scorer=scorer)
   genotype = space.genotype_of(mask)
   result = {
       "genotype": genotype.to_json(),
