@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import warnings
 
@@ -123,6 +124,7 @@ class DocsExamplesTest(unittest.TestCase):
     with tempfile.TemporaryDirectory() as work_dir:
       os.symlink(REPO / "launch", os.path.join(work_dir, "launch"))
       for block in blocks:
+        start = time.monotonic()
         if "../shared" in block.code and not (testing_utils.shared_dir() / "data").is_dir():
           warnings.warn(f"{block.where}: skipped: it reads ../shared/data, absent at "
                         f"{testing_utils.shared_dir() / 'data'}")
@@ -132,6 +134,7 @@ class DocsExamplesTest(unittest.TestCase):
           self.fail(f"{block.where}: the ```{block.language} block failed with exit code "
                     f"{process.returncode}:\n{block.code}\n--- its output, last 4000 "
                     f"characters ---\n{process.stdout[-4000:]}")
+        print(f"{block.where}: ```{block.language} block ran in {time.monotonic() - start:.1f} s")
 
   def test_readme_examples_run(self):
     self._run_document(REPO / "README.md")
@@ -175,6 +178,18 @@ class DocsExamplesTest(unittest.TestCase):
                      "README.md's quick start must be exactly the two commands .ci/run runs")
     self.assertIsNotNone(block.not_run, "the quick start installs a venv: mark it not run")
 
+  def test_links_point_at_files_and_headings(self):
+    for path in DOCUMENTS + [REPO / "docs" / name for name in NOT_CHECKED]:
+      text = re.sub(r"```.*?```|`[^`]*`", "", path.read_text(), flags=re.S)  # code is no link
+      for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text):
+        if target.startswith(("http://", "https://")):
+          continue
+        linked = (path.parent / target).resolve() if target else path
+        self.assertTrue(linked.exists(), f"{path.name}: link to missing {target!r}")
+        if anchor:
+          self.assertIn(anchor, _anchors(linked.read_text()),
+                        f"{path.name}: link to missing heading {target}#{anchor}")
+
   def test_flags_doc_lists_each_binarys_flags(self):
     text = (REPO / "docs" / "flags.md").read_text()
     for binary in BINARIES:
@@ -186,6 +201,12 @@ class DocsExamplesTest(unittest.TestCase):
       self.assertEqual(documented, defined,
                        f"docs/flags.md's {binary} table must list exactly the flags "
                        f"tenas_tf.launch.{binary} defines")
+
+
+def _anchors(markdown):
+  """GitHub's anchors of the headings of `markdown`: lower case, punctuation dropped, - for spaces."""
+  return {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+          for line in markdown.splitlines() if line.startswith("#")}
 
 
 if __name__ == "__main__":
