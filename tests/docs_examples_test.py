@@ -22,6 +22,7 @@ import importlib
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,11 @@ class DocsExamplesTest(unittest.TestCase):
           warnings.warn(f"{block.where}: skipped: it reads ../shared/data, absent at "
                         f"{testing_utils.shared_dir() / 'data'}")
           continue
+        scripts = set(re.findall(r"\b(tenas-(?:search|evaluate|train|export))\b", block.code))
+        missing = [name for name in sorted(scripts)
+                   if not shutil.which(name, path=_environment()["PATH"])]
+        self.assertFalse(missing, f"{block.where}: console scripts {missing} are not installed "
+                                  f"beside {sys.executable}: pip install -e '.[test]'")
         process = run_block(block, work_dir)
         if process.returncode != 0:
           self.fail(f"{block.where}: the ```{block.language} block failed with exit code "
