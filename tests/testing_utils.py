@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -249,26 +250,39 @@ def run_binary(command):
                         timeout=600)
 
 
-def kill_after_progress(command, progressed, timeout=300):
-  """Starts `command`, and SIGKILLs it as soon as `progressed()` holds (a resume test's crash).
+def signal_after_progress(command, progressed, sig, timeout=300):
+  """Starts `command`, and sends it `sig` as soon as `progressed()` holds.
 
   Args:
-    command: the command line, run from the repository root without output.
+    command: the command line, run from the repository root.
     progressed: () -> bool, polled every 20 ms.
-    timeout: seconds after which it is killed anyway.
+    sig: the signal (SIGKILL: a crash; SIGINT: Ctrl-C; SIGTERM: a scheduler's stop).
+    timeout: seconds after which the signal is sent anyway.
+
+  Returns:
+    (running, returncode, stderr): whether it was still running when signalled (False: it
+    ended before), its exit status and its standard error.
+  """
+  with tempfile.TemporaryFile("w+") as stderr:
+    process = subprocess.Popen(command, cwd=REPO, env=_binary_env(), stdout=subprocess.DEVNULL,
+                               stderr=stderr, text=True)
+    deadline = time.time() + timeout
+    while not progressed() and process.poll() is None and time.time() < deadline:
+      time.sleep(0.02)
+    running = process.poll() is None
+    process.send_signal(sig)
+    returncode = process.wait(timeout=timeout)
+    stderr.seek(0)
+    return running, returncode, stderr.read()
+
+
+def kill_after_progress(command, progressed, timeout=300):
+  """Starts `command`, and SIGKILLs it as soon as `progressed()` holds (a resume test's crash).
 
   Returns:
     Whether it was still running when killed (False: it ended before).
   """
-  process = subprocess.Popen(command, cwd=REPO, env=_binary_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-  deadline = time.time() + timeout
-  while not progressed() and process.poll() is None and time.time() < deadline:
-    time.sleep(0.02)
-  running = process.poll() is None
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  return running
+  return signal_after_progress(command, progressed, signal.SIGKILL, timeout)[0]
 
 
 def write_search_run(run_dir, result):

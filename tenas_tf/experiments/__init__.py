@@ -29,6 +29,9 @@ from tenas_tf.experiments.jobs import run_seeds_job
 from tenas_tf.experiments.nb201_table import load_accuracies
 from tenas_tf.experiments.ray_scoring import RayScorer
 from tenas_tf.experiments.pictures import search_pictures
+from tenas_tf.experiments.progress import SearchProgress
+from tenas_tf.experiments.progress import interrupted_line as search_interrupted_line
+from tenas_tf.experiments.progress import search_summary
 from tenas_tf.experiments.run_files import check_writable
 from tenas_tf.experiments.run_files import read_json
 from tenas_tf.experiments.run_files import write_atomic

@@ -15,6 +15,8 @@ import time
 import tqdm
 
 from tenas_tf import spaces
+from tenas_tf.experiments import run_files
+from tenas_tf.experiments import search_run
 
 
 def _is_terminal(stream):
@@ -110,6 +112,20 @@ class SearchProgress:
     if self._bar is not None:
       self._bar.close()
       self._bar = None
+
+
+
+def interrupted_line(run_dir):
+  """The line a stopped search prints: the rounds saved in `run_dir` (read back from its state
+  file, the ground truth), and that rerunning the same command resumes."""
+  try:
+    saved = len(run_files.read_json(os.path.join(run_dir, search_run.STATE_FILE))["rounds"])
+  except (ValueError, KeyError, TypeError):  # no state yet (or none readable)
+    saved = 0
+  if not saved:
+    return "interrupted before the first round finished; rerun the same command to start again"
+  return (f"interrupted in round {saved} (rounds 0-{saved - 1} are saved in {run_dir}); rerun "
+          f"the same command to resume")
 
 
 def search_summary(result, run_dir):

@@ -14,41 +14,49 @@ Writes `result.json` (and `state.json` after every round, so rerunning the same 
 a killed search) and `search.flags`, the flags that reproduce the run, into --run_dir.
 """
 
-import json
-import sys
+from absl import flags
 
 from tenas_tf import experiments
-from tenas_tf import spaces
 from tenas_tf.launch import _cli
 from tenas_tf.launch import _data
 from tenas_tf.launch import _search_flags
 
-FLAGS = _search_flags.FLAGS
+WORKERS = flags.DEFINE_integer(
+    "workers", 0,
+    "Score each round's candidates on this many Ray workers of a local Ray instance (one GPU "
+    "each where there are GPUs); 0 scores them in this process. Same result either way. Needs "
+    "pip install 'tenas_tf[ray]'.", lower_bound=0)
+RAY_ADDRESS = flags.DEFINE_string(
+    "ray_address", None,
+    "Join this Ray cluster (host:port, auto, ray://...) and score on --workers of its workers "
+    "(default 1).")
+PROGRESS_SECONDS = flags.DEFINE_float(
+    "progress_seconds", 10.0,
+    "When the output is not a terminal (a log file), seconds between progress lines; on a "
+    "terminal a progress bar is drawn instead.", lower_bound=0.0)
+FLAGS = _search_flags.FLAGS + (WORKERS, RAY_ADDRESS, PROGRESS_SECONDS)
 
 
-def _print_progress(round_index, done, total):
-  sys.stderr.write(f"\rround {round_index}: candidate {done}/{total}")
-  if done == total:
-    sys.stderr.write("\n")
-  sys.stderr.flush()
+def _interrupted():
+  return experiments.search_interrupted_line(_search_flags.RUN_DIR.value)
 
 
 def _search():
   job = experiments.SearchJob(config=_search_flags.search_config(_data.SEED.value),
                               inputs=_search_flags.inputs(FLAGS),
-                              nb201_table=_search_flags.NB201_TABLE.value)
-  result = experiments.run_search_job(job, progress=_print_progress)
-  # The NB201 arch string, or DARTS' text form Genotype(normal=[...], ...).
-  print(f"genotype: {spaces.get_space(job.config.space).genotype_from_json(result['genotype'])}")
-  print(f"search seconds: {result['seconds']:.1f}")
-  if result.get("accuracies"):
-    print("NB201 test accuracies: " + json.dumps(result["accuracies"]))
-  for warning in result["warnings"]:
-    print(f"warning: {warning}")
+                              nb201_table=_search_flags.NB201_TABLE.value,
+                              workers=WORKERS.value, ray_address=RAY_ADDRESS.value)
+  progress = experiments.SearchProgress(interval_s=PROGRESS_SECONDS.value)
+  progress.begin()
+  try:
+    result = experiments.run_search_job(job, progress=progress)
+  finally:
+    progress.close()
+  print(experiments.search_summary(result, job.inputs.run_dir))
 
 
 def main(argv):
-  _cli.run_command(_search, argv)
+  _cli.run_command(_search, argv, interrupted=_interrupted)
 
 
 def run_main():

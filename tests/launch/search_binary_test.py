@@ -1,12 +1,16 @@
 """The search binary end to end: flag files, run directory, TFDS (mocked), .npz, ImageNet files."""
 
 import csv
+import fcntl
 import glob
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 
 from absl.testing import absltest
 
@@ -61,7 +65,8 @@ class SearchBinaryTest(absltest.TestCase):
     flagfile = _write_flagfile(tmp, TINY + ["--dataset=cifar10", f"--data_npz={npz}",
                                             f"--nb201_table={table}"])
     first_dir, second_dir = os.path.join(tmp, "first"), os.path.join(tmp, "second")
-    first = _run_binary(f"--flagfile={flagfile}", f"--run_dir={first_dir}")
+    first = _run_binary(f"--flagfile={flagfile}", f"--run_dir={first_dir}",
+                        "--progress_seconds=0")
     self.assertEqual(first.returncode, 0, first.stderr[-3000:])
     # The run directory's flag file alone reproduces the search.
     second = _run_binary(f"--flagfile={os.path.join(first_dir, 'search.flags')}",
@@ -88,8 +93,47 @@ class SearchBinaryTest(absltest.TestCase):
     self.assertEqual(result["accuracies"], {"cifar10": float(row["cifar10_test_acc"]),
                                             "cifar100": float(row["cifar100_test_acc"]),
                                             "imagenet16": float(row["imagenet16_test_acc"])})
+    # The end-of-run summary, accuracies to the table's 2 decimals.
     self.assertIn(f"genotype: {result['genotype']}", first.stdout)
-    self.assertIn("NB201 test accuracies", first.stdout)
+    self.assertIn(f"NB201 test accuracy, cifar10: {result['accuracies']['cifar10']:.2f} %",
+                  first.stdout)
+    self.assertRegex(first.stdout, r"search time: .* in 3 rounds \(0: .*, 1: .*, 2: .*\)")
+    self.assertIn(f"files in {first_dir}: ", first.stdout)
+    # Progress in a log (not a terminal): the tracing line once, plain lines with an ETA (one
+    # per candidate with --progress_seconds=0), one line per finished round, no carriage return.
+    self.assertEqual(first.stderr.count("building and tracing the indicator networks"), 1)
+    self.assertEqual(first.stderr.count("indicator networks traced"), 1)
+    self.assertRegex(first.stderr, r"round 0: candidate 2/24, elapsed \d+ s, ETA \d+ s")
+    for round_index, candidates in enumerate((24, 18, 12)):
+      self.assertIn(f"round {round_index}: {candidates}/{candidates} candidates in ", first.stderr)
+    self.assertNotIn("\r", first.stderr)
+
+  def test_a_terminal_gets_a_progress_bar(self):
+    run_dir = os.path.join(self.enter_context(tempfile.TemporaryDirectory()), "run")
+    main, terminal = pty.openpty()
+    # A terminal of 24 x 100 characters (a new pseudo-terminal has no size, and tqdm sizes the
+    # bar to it).
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tenas_tf.launch.search", *TINY, "--dataset=synthetic",
+         "--synthetic_count=16", "--prune_number=3", f"--run_dir={run_dir}"],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.DEVNULL,
+        stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+      try:
+        chunk = os.read(main, 4096)
+      except OSError:  # the terminal closed: the search ended
+        break
+      if not chunk:
+        break
+      shown += chunk
+    os.close(main)
+    self.assertEqual(process.wait(), 0, shown[-3000:])
+    text = shown.decode(errors="replace")
+    self.assertIn("\r", text)  # a bar redrawn in place
+    self.assertRegex(text, r"round 0: +\d+%.*\| *24/24 \[")  # tqdm: done/total [elapsed<ETA]
 
   def test_search_on_mocked_tfds_cifar10(self):
     tmp = self.enter_context(tempfile.TemporaryDirectory())

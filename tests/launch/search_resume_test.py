@@ -1,7 +1,13 @@
-"""A search killed with SIGKILL after its first round resumes to the uninterrupted result."""
+"""A search stopped with Ctrl-C after its first round resumes to the uninterrupted result.
+
+Ctrl-C (SIGINT) exits 130 with one line and no traceback; a SIGKILLed search resumes the same
+way (tests/train/train_binary_test.py kills a training run), since every round's state is written
+atomically when the round ends.
+"""
 
 import json
 import os
+import signal
 import tempfile
 
 from absl.testing import absltest
@@ -38,15 +44,21 @@ def _finished_rounds(run_dir):
 
 class SearchResumeTest(absltest.TestCase):
 
-  def test_killed_search_resumes_to_the_uninterrupted_result(self):
+  def test_interrupted_search_resumes_to_the_uninterrupted_result(self):
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     killed_dir, whole_dir = os.path.join(tmp, "killed"), os.path.join(tmp, "whole")
-    if not testing_utils.kill_after_progress(_command(killed_dir),
-                                             lambda: _finished_rounds(killed_dir) >= 1):
-      self.fail("the search ended before it could be killed after its first round")
+    running, code, stderr = testing_utils.signal_after_progress(
+        _command(killed_dir), lambda: _finished_rounds(killed_dir) >= 1, signal.SIGINT)
+    if not running:
+      self.fail("the search ended before it could be interrupted after its first round")
+    self.assertEqual(code, 130, stderr[-3000:])
+    self.assertNotIn("Traceback", stderr)
     self.assertFalse(os.path.exists(os.path.join(killed_dir, "result.json")))
     rounds_at_kill = _finished_rounds(killed_dir)
     self.assertBetween(rounds_at_kill, 1, 2)
+    self.assertIn(f"interrupted in round {rounds_at_kill} (rounds 0-{rounds_at_kill - 1} are "
+                  f"saved in {killed_dir}); rerun the same command to resume",
+                  stderr.strip().splitlines()[-1])
 
     resumed = testing_utils.run_binary(_command(killed_dir))
     self.assertEqual(resumed.returncode, 0, resumed.stderr[-3000:])
