@@ -156,6 +156,8 @@ def export_run(job):
     ValueError: a run of a kind with no network (an evaluation), a genotype other than the
       run's, no run and no genotype, or a bad export name (the message names it).
   """
+  run_files.check_writable(job.export_base, name="export_base")
+  run_files.check_writable(job.run_dir)
   kind = run_files.run_kind(job.run_dir)
   if kind in _BY_KIND:
     source = _BY_KIND[kind](job)
@@ -166,10 +168,14 @@ def export_run(job):
                      f"export; give a search or training run, or a new folder and a genotype")
   run_files.check_writable(job.run_dir)
   info = data_lib.dataset_info(source.dataset)
-  paths = export_lib.export_model(
-      source.model, job.export_base, job.model_name, image_size=source.image_size,
-      mean=info.mean, std=info.std, version=job.version,
-      serving_base_path=job.serving_base_path)
+  try:
+    paths = export_lib.export_model(
+        source.model, job.export_base, job.model_name, image_size=source.image_size,
+        mean=info.mean, std=info.std, version=job.version,
+        serving_base_path=job.serving_base_path)
+  except OSError as error:  # e.g. a read-only file system, a full disk
+    raise ValueError(f"export_base {job.export_base!r} cannot be written: {error.strerror} "
+                     f"({error.filename})") from None
   record = {"source": source.description, "trained": source.trained,
             "genotype": source.model.get_config()["genotype"], "dataset": info.name,
             "model_name": job.model_name, "version": paths.version,

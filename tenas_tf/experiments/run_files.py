@@ -94,8 +94,8 @@ def differences(saved, current, prefix=""):
   return "; ".join(lines)
 
 
-def check_writable(run_dir):
-  """Raises ValueError naming `run_dir` when it cannot be a run directory.
+def check_writable(run_dir, name="run_dir"):
+  """Raises ValueError naming `run_dir` (as `name`) when it cannot be a directory to write in.
 
   Nothing is created: a run that is refused later leaves no empty folder behind.
   """
@@ -104,9 +104,9 @@ def check_writable(run_dir):
     existing = os.path.dirname(existing)
   if not os.path.isdir(existing):
     what = "it" if existing == os.path.abspath(run_dir) else repr(existing)
-    raise ValueError(f"run_dir {run_dir!r} is not a writable directory: {what} is a file")
+    raise ValueError(f"{name} {run_dir!r} is not a writable directory: {what} is a file")
   if not os.access(existing, os.W_OK | os.X_OK):
-    raise ValueError(f"run_dir {run_dir!r} is not a writable directory: {existing!r} cannot be "
+    raise ValueError(f"{name} {run_dir!r} is not a writable directory: {existing!r} cannot be "
                      f"written")
 
 
