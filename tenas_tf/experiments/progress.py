@@ -41,9 +41,13 @@ class SearchProgress:
     stream: where to write (default: standard error).
     interval_s: seconds between plain lines when `stream` is not a terminal.
     terminal: force the terminal (True) or the plain (False) form; default: `stream.isatty()`.
+    label: round key -> its name in the bar and the lines ("round 2"; an evaluation passes
+      e.g. "cells x draws", or "seed 3 round 1" for a key (3, 1)).
   """
 
-  def __init__(self, stream=None, interval_s=10.0, terminal=None):
+  def __init__(self, stream=None, interval_s=10.0, terminal=None,
+               label=lambda key: f"round {key}"):
+    self._label = label
     self._stream = stream if stream is not None else sys.stderr
     self._interval_s = interval_s
     self._terminal = _is_terminal(self._stream) if terminal is None else terminal
@@ -93,19 +97,20 @@ class SearchProgress:
       self._bar.close()
     self._round, self._round_start, self._last_line = round_index, now, now
     if self._terminal:
-      self._bar = tqdm.tqdm(total=total, desc=f"round {round_index}", unit="candidate",
+      self._bar = tqdm.tqdm(total=total, desc=self._label(round_index), unit="candidate",
                             file=self._stream, dynamic_ncols=True)
 
   def _line(self, round_index, done, total, now):
     elapsed = now - self._round_start
+    name = self._label(round_index)
     if done == total:
-      return f"round {round_index}: {done}/{total} candidates in {_duration(elapsed)}"
+      return f"{name}: {done}/{total} candidates in {_duration(elapsed)}"
     # The rate after the first candidate: the first may include tracing.
     if done > 1:
       rate = (now - self._first_done_at) / (done - 1)
     else:
       rate = elapsed
-    return (f"round {round_index}: candidate {done}/{total}, elapsed {_duration(elapsed)}, "
+    return (f"{name}: candidate {done}/{total}, elapsed {_duration(elapsed)}, "
             f"ETA {_duration(rate * (total - done))}")
 
   def close(self):

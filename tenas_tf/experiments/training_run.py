@@ -12,6 +12,7 @@ run is returned, not redone.
 
 import dataclasses
 import os
+import sys
 
 import tensorflow as tf
 
@@ -111,7 +112,11 @@ def run_training(job):
   if job.deterministic_ops:
     tf.config.experimental.enable_op_determinism()
   strategy = train_lib.make_strategy(config.strategy)
-  result = train_lib.train(config, examples, held_out, run_dir, strategy=strategy)
+  # On a terminal Keras draws a per-step bar with an ETA; in a log, one line per epoch (its bar
+  # would print a line for every update there).
+  verbose = 1 if sys.stdout.isatty() else 2
+  result = train_lib.train(config, examples, held_out, run_dir, strategy=strategy,
+                           verbose=verbose)
   if train_lib.worker_dir(strategy, run_dir) == run_dir:  # the chief writes the run's files
     run_files.write_json(os.path.join(run_dir, RESULT_FILE), result)
   return TrainingOutcome(result, already_finished=False)

@@ -21,7 +21,6 @@ correlation.csv / correlation.json / scatter_*.png, seed_<s>/ / seeds.json / see
 scores.csv / scores.json.
 """
 
-import sys
 
 from absl import flags
 
@@ -51,13 +50,11 @@ SEEDS = flags.DEFINE_list("seeds", None, "seeds: comma-separated search seeds, e
 FLAGS = _search_flags.FLAGS + (MODE, ARCHS, NUM_ARCHS, DRAWS, SEEDS)
 
 
-def _progress(prefix):
-  def report(done, total):
-    sys.stderr.write(f"\r{prefix} {done}/{total}")
-    if done == total:
-      sys.stderr.write("\n")
-    sys.stderr.flush()
-  return report
+def _progress(what):
+  """A bar with an ETA on a terminal, plain lines in a log: (done, total) of `what`."""
+  shown = experiments.SearchProgress(label=lambda key: what)
+  shown.begin()
+  return lambda done, total: shown(0, done, total)
 
 
 def _indicator_config(config_class):
@@ -96,8 +93,11 @@ def _seeds():
       config=_search_flags.search_config(seeds[0]), inputs=_search_flags.inputs(FLAGS),
       seeds=tuple(seeds), nb201_table=_search_flags.NB201_TABLE.value)
 
+  shown = experiments.SearchProgress(label=lambda key: f"seed {key[0]} round {key[1]}")
+  shown.begin()
+
   def progress(seed, round_index, done, total):
-    _progress(f"seed {seed} round {round_index}: candidate")(done, total)
+    shown((seed, round_index), done, total)
 
   study = experiments.run_seeds_job(job, progress=progress)
   print(experiments.seeds_markdown_table(study))
