@@ -21,7 +21,7 @@ except ImportError:
   ray = None
 
 _SOURCE = data_lib.DataSource("synthetic", synthetic_count=32, seed=3)
-_SETTINGS = search.PruneSettings(repeats=1, lr_batches_per_count=1, seed=3)
+_SETTINGS = search.PruneSettings(prune_number=3, repeats=1, lr_batches_per_count=1, seed=3)
 _CONFIG = experiments.SearchConfig(space="nb201", dataset="synthetic",
                                    data_source=_SOURCE.identity, batch_size=4, lr_batch_size=20,
                                    settings=_SETTINGS)

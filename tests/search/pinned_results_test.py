@@ -30,7 +30,7 @@ _CASES = {
     "nb201_reference": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=5)),
     "nb201_common": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=6,
                                          common_batches=True)),
-    "darts_common": ("darts", _DARTS_OPS, dict(prune_number=1, repeats=1,
+    "darts_common": ("darts", _DARTS_OPS, dict(prune_number=2, repeats=1,
                                                lr_batches_per_count=1, seed=7,
                                                common_batches=True)),
 }
