@@ -83,13 +83,7 @@ def search_space(benchmark):
   mask = space.initial_mask()
   for column, op in enumerate(space.ops):
     mask[..., column] &= op in benchmark.kept_ops
-  built = space.built_ops_of(mask)
-  return dataclasses.replace(
-      space, initial_mask=mask.copy,
-      ntk_network=lambda classes, shape, init, built_ops=None: space.ntk_network(
-          classes, shape, init, built_ops=built),
-      linear_region_network=lambda classes, init, built_ops=None: space.linear_region_network(
-          classes, init, built_ops=built))
+  return space.reduced_to(mask)
 
 
 def single_path_mask(space, op):

@@ -2,7 +2,6 @@
 layer clones, supernets against their pruned networks, and running the binaries."""
 
 import contextlib
-import dataclasses
 import io
 import json
 import os
@@ -78,14 +77,7 @@ def reduced_space(space, initial_mask):
   when they are few and without weights: the full DARTS NTK supernet's vectorised Jacobian takes
   minutes on a CPU.
   """
-  initial_mask = np.array(initial_mask, dtype=bool)
-  built = space.built_ops_of(initial_mask)
-  return dataclasses.replace(
-      space, initial_mask=initial_mask.copy,
-      ntk_network=lambda classes, shape, init, built_ops=None: space.ntk_network(
-          classes, shape, init, built_ops=built),
-      linear_region_network=lambda classes, init, built_ops=None: space.linear_region_network(
-          classes, init, built_ops=built))
+  return space.reduced_to(initial_mask)
 
 
 # The search binary's main on the space argv[1] reduced to the ops argv[2] ("op,op,...").

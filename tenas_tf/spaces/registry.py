@@ -53,6 +53,19 @@ class SearchSpace:
     in the DARTS space each node keeps its 2 best input edges)."""
     return bool(self.node_edges)
 
+  def reduced_to(self, initial_mask):
+    """This space, its searches starting from `initial_mask` and its indicator networks holding
+    only the ops alive there (`built_ops`): the same search flow with networks that trace in
+    seconds (tests, benchmark smoke runs); the full DARTS NTK supernet takes minutes on a CPU."""
+    initial_mask = np.array(initial_mask, dtype=bool)
+    built = self.built_ops_of(initial_mask)
+    return dataclasses.replace(
+        self, initial_mask=initial_mask.copy,
+        ntk_network=lambda classes, shape, init, built_ops=None: self.ntk_network(
+            classes, shape, init, built_ops=built),
+        linear_region_network=lambda classes, init, built_ops=None: self.linear_region_network(
+            classes, init, built_ops=built))
+
 
 NB201 = SearchSpace(
     name="nb201",
