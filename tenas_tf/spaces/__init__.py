@@ -17,6 +17,7 @@ from tenas_tf.spaces.darts_supernet import DartsSearchNetwork
 from tenas_tf.spaces.edge import OP_REGISTRIES
 from tenas_tf.spaces.edge import DropPath
 from tenas_tf.spaces.edge import MixedEdge
+from tenas_tf.spaces.gradients import tensorflow_gradients
 from tenas_tf.spaces.init import INIT_SCHEMES
 from tenas_tf.spaces.init import initialize
 from tenas_tf.spaces.nb201 import NB201Genotype

@@ -9,7 +9,8 @@ conv with the block-diagonal kernel, whose `Conv2DBackpropInput` / `Conv2DBackpr
 vectorises in one op each (C times the depthwise work, nothing for C = 1 or 2), restricted to the
 diagonal; a stride s > 1 is a stride-1 conv followed by taking every s-th output. Measured on the
 DARTS NTK supernet (all ops alive, batch 14): 1.5 s of CPU per kappa instead of 2.0 s. Wider
-layers (a retrained network's) use Keras' depthwise conv and TensorFlow's gradient unchanged.
+layers (a retrained network's), and every layer inside `gradients.tensorflow_gradients()` (the
+tests' oracle), use Keras' depthwise conv and TensorFlow's gradient unchanged.
 Values and gradients equal TensorFlow's up to float32 rounding.
 Reference: DARTS (Liu et al., ICLR 2019) section 3.1 (sep_conv / dil_conv); TE-NAS (Chen et al.,
 ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample Jacobians).
@@ -17,6 +18,8 @@ ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample Jacobians).
 
 import keras
 import tensorflow as tf
+
+from tenas_tf.spaces import gradients
 
 # Layers with more channels than this use TensorFlow's depthwise gradient (see the docstring).
 MAX_VECTORISED_CHANNELS = 8
@@ -71,7 +74,7 @@ def depthwise_conv2d(inputs, kernel, strides=1, dilation_rate=1, padding=0):
   kernel = tf.convert_to_tensor(kernel)
   if padding:
     x = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
-  if int(kernel.shape[2]) > MAX_VECTORISED_CHANNELS:
+  if int(kernel.shape[2]) > MAX_VECTORISED_CHANNELS or not gradients.hand_written_gradients():
     return keras.ops.depthwise_conv(x, kernel, strides, "valid", dilation_rate=dilation_rate)
   y = _valid_depthwise(x, kernel, dilation_rate)
   return y[:, ::strides, ::strides, :] if strides > 1 else y

@@ -5,7 +5,8 @@ odd kernel, which is symmetric; explicit padding and a 'valid' convolution at st
 'same' would pad asymmetrically), biases off, BatchNorm with PyTorch's epsilon and momentum.
 
 `ReLU`, `BatchNorm`, `AvgPool3x3` and the conv + BN pair of `ReLUConvBN` differentiate through
-`tenas_tf.spaces.pfor_gradients`, whose gradients vectorise well in the NTK's `tape.jacobian`.
+`tenas_tf.spaces.pfor_gradients`, whose gradients vectorise well in the NTK's `tape.jacobian`;
+inside `gradients.tensorflow_gradients()` (the tests' oracle) they use TensorFlow's own instead.
 
 The end of the module is NB201's op registry (`NB201_REGISTRY`, an `OpRegistry`: op name -> layer
 factory), the shape `darts_ops.DARTS_REGISTRY` shares.
@@ -20,6 +21,7 @@ import tensorflow as tf
 import keras
 
 from tenas_tf import checks
+from tenas_tf.spaces import gradients
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import pfor_gradients
 
@@ -43,11 +45,13 @@ def conv2d(filters, kernel_size, strides, init, padding="valid", name=None):
 class ReLU(keras.layers.ReLU):
   """`keras.layers.ReLU` (plain max(x, 0) only) with a vectorisation-friendly gradient.
 
-  Still a `keras.layers.ReLU`, so `num_linear_regions` records its sign pattern.
+  Still a `keras.layers.ReLU`, so `num_linear_regions` records its sign pattern. Inside
+  `gradients.tensorflow_gradients()` it is Keras' ReLU, with TensorFlow's gradient.
   """
 
   def call(self, inputs):
-    if self.max_value is None and not self.negative_slope and not self.threshold:
+    if (gradients.hand_written_gradients() and self.max_value is None
+        and not self.negative_slope and not self.threshold):
       return pfor_gradients.relu(inputs)
     return super().call(inputs)
 
@@ -60,14 +64,16 @@ class BatchNorm(keras.layers.BatchNormalization):
   statistics as Keras does (`moving = momentum * moving + (1 - momentum) * batch`, biased batch
   variance), and differentiates through `pfor_gradients.batch_norm_training`. Inference mode,
   masks, synchronised or renormalised BN, layers without centre or scale, and dtypes other than
-  float32 defer to Keras. A registered subclass, so `ntk_variables` and `initialize` treat it as BN.
+  float32 defer to Keras, as does everything inside `gradients.tensorflow_gradients()`. A
+  registered subclass, so `ntk_variables` and `initialize` treat it as BN.
   """
 
   def uses_own_training_path(self, inputs, training, mask=None):
     """Whether `call` normalises with `pfor_gradients.batch_norm_training` (plain BN, batch
-    statistics)."""
-    return bool(training and self.trainable and mask is None and not self.synchronized
-                and not self.renorm and self.center and self.scale
+    statistics, hand-written gradients on)."""
+    return bool(gradients.hand_written_gradients() and training and self.trainable
+                and mask is None and not self.synchronized and not self.renorm
+                and self.center and self.scale
                 and self.axis in (-1, len(inputs.shape) - 1) and inputs.dtype == tf.float32
                 and self.compute_dtype == "float32")
 
@@ -218,6 +224,8 @@ class AvgPool3x3(StridedOp):
 
   def call(self, inputs):
     if self.strides == 1:
+      if not gradients.hand_written_gradients():
+        return tf.nn.avg_pool2d(inputs, 3, 1, "SAME")  # TensorFlow's 'SAME' excludes padding
       return pfor_gradients.avg_pool_3x3_same(inputs)
     # 'SAME' would pad asymmetrically at stride 2: pad explicitly and divide by the cell count.
     window_sum = tf.nn.avg_pool2d(tf.pad(inputs, pfor_gradients.PAD_1), 3, self.strides, "VALID")
