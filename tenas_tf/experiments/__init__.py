@@ -27,7 +27,7 @@ from tenas_tf.experiments.jobs import run_scores_job
 from tenas_tf.experiments.jobs import run_search_job
 from tenas_tf.experiments.jobs import run_seeds_job
 from tenas_tf.experiments.nb201_table import load_accuracies
-from tenas_tf.experiments.ray_scoring import RayScorer
+from tenas_tf.experiments.ray_scoring import RayWorkers
 from tenas_tf.experiments.pictures import search_pictures
 from tenas_tf.experiments.progress import SearchProgress
 from tenas_tf.experiments.progress import interrupted_line as search_interrupted_line

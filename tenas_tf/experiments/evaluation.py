@@ -88,16 +88,35 @@ class CorrelationConfig(IndicatorConfig):
     super().__post_init__()
 
 
-def score_cells_of(config, masks, images, progress=None):
-  """kappa_NTK and #LR [cells, draws] of `masks` under `config` (`tenas_tf.search.score_masks`)."""
+def cell_scorer(config, masks, images):
+  """`search.mask_scorer` of `masks` under `config`: supernets built once, scoring any draws.
+
+  In this process `score_cells_of` scores every draw with it; each Ray worker builds it once and
+  scores its shares (`RayWorkers.score_cells`), with the same values.
+  """
   info = data_lib.dataset_info(config.dataset)
   ntk_batches, lr_batches = search_run.indicator_streams(images, info, config.batch_size,
                                                          config.lr_batch_size)
-  return search.score_masks(
+  return search.mask_scorer(
       spaces.get_space(config.space), masks, ntk_batches, lr_batches,
       num_classes=info.num_classes, input_shape=(info.image_size, info.image_size, 3),
-      draws=config.draws, lr_batches_per_draw=config.lr_batches, seed=config.seed,
-      init=config.init, progress=progress)
+      lr_batches_per_draw=config.lr_batches, seed=config.seed, init=config.init)
+
+
+def score_cells_of(config, masks, images, progress=None, scorer=None):
+  """kappa_NTK and #LR [cells, draws] of `masks` under `config` (`tenas_tf.search.score_masks`).
+
+  Args:
+    config: `IndicatorConfig`.
+    masks: the cells' alive masks.
+    images: finite tf.data.Dataset of uint8 images of `config.dataset`.
+    progress: optional callable(done, total) per cell and draw.
+    scorer: None to score in this process, or callable(config, masks, progress) -> the same
+      arrays, e.g. `RayWorkers.score_cells` (the same values, spread over workers).
+  """
+  if scorer is not None:
+    return scorer(config, masks, progress)
+  return cell_scorer(config, masks, images)(range(config.draws), progress=progress)
 
 
 def load_arch_strings(path, accuracies):
@@ -312,7 +331,7 @@ def _non_finite_records(arch_strs, ntk):
 
 
 def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progress=None,
-                         flag_file=None):
+                         flag_file=None, scorer=None):
   """Scores `arch_strs`, correlates them with the table and writes the run directory.
 
   Writes into `run_dir`: `correlation.csv` (one row per cell: `arch_str`, `ntk_cond_1..R`,
@@ -329,6 +348,8 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
     progress: optional callable(done, total) per cell and draw.
     flag_file: optional text of the flags that rerun it, written to `run_dir/evaluate.flags`
       once the run directory is accepted.
+    scorer: how the cells are scored (`score_cells_of`): None in this process, or e.g.
+      `RayWorkers.score_cells`.
 
   Returns:
     The summary dict: `config`, `cells`, `correlations` ({"all", "non_degenerate"}: see
@@ -348,7 +369,7 @@ def evaluate_correlation(config, arch_strs, accuracies, images, run_dir, progres
   write_flag_file(run_dir, flag_file)
   start = time.time()
   masks = [spaces.NB201Genotype.from_string(a).alive_mask() for a in arch_strs]
-  ntk, regions = score_cells_of(config, masks, images, progress)
+  ntk, regions = score_cells_of(config, masks, images, progress, scorer)
   rows = cell_rows(arch_strs, ntk, regions, accuracies)
   kappa = np.array([row["ntk_cond_median"] for row in rows])
   non_degenerate = [row for row in rows if not is_degenerate(row)]

@@ -5,9 +5,11 @@ The run functions (`search_run.run`, `evaluation.evaluate_correlation`, `seed_st
 directly. A binary has a `data.DataSource`, file paths and a process-wide setting or two; a job
 value holds them, and its function does what every binary did the same way: refuse an unusable
 run directory and bad tables before decoding any image, load the images, turn on op determinism,
-then call the run, which writes the flag file only once the run directory is accepted.
+start the Ray workers if asked, then call the run, which writes the flag file only once the run
+directory is accepted.
 """
 
+import contextlib
 import dataclasses
 
 import tensorflow as tf
@@ -34,12 +36,22 @@ class Inputs:
     deterministic_ops: turn on TensorFlow op determinism (same seed, same result).
     flag_file: text of the flags that rerun the job (None: no flag file), written into the run
       directory once the run is accepted.
+    workers: with `workers` >= 1 the job's candidates or cells are scored by that many Ray
+      workers of a local Ray instance, or with `ray_address` by the workers of that Ray cluster
+      (`RayWorkers`); 0 and no address score them in this process. The result is the same
+      either way.
+    ray_address: a Ray cluster to join ("host:port", "auto", "ray://..."), or None.
   """
 
   source: data_lib.DataSource
   run_dir: str
   deterministic_ops: bool = True
   flag_file: str | None = None
+  workers: int = 0
+  ray_address: str | None = None
+
+  def __post_init__(self):
+    checks.integer("workers", self.workers, minimum=0)
 
   def images(self):
     """Checks the run directory, then decodes the images (the slow part comes last)."""
@@ -49,24 +61,27 @@ class Inputs:
       tf.config.experimental.enable_op_determinism()
     return images
 
+  @contextlib.contextmanager
+  def ray_workers(self):
+    """The job's `RayWorkers`, closed on leaving; None without `workers` and `ray_address`."""
+    if not (self.workers or self.ray_address):
+      yield None
+      return
+    workers = ray_scoring.RayWorkers(self.source, max(self.workers, 1), address=self.ray_address,
+                                     deterministic_ops=self.deterministic_ops)
+    try:
+      yield workers
+    finally:
+      workers.close()
+
 
 @dataclasses.dataclass(frozen=True)
 class SearchJob:
-  """A search (`search_run.run`) on `inputs`, reporting NB201 accuracies from `nb201_table`.
-
-  With `workers` (>= 1) the candidates are scored by that many Ray workers of a local Ray
-  instance, or with `ray_address` by the workers of that Ray cluster (`RayScorer`); 0 and no
-  address score them in this process. The result is the same either way.
-  """
+  """A search (`search_run.run`) on `inputs`, reporting NB201 accuracies from `nb201_table`."""
 
   config: search_run.SearchConfig
   inputs: Inputs
   nb201_table: str | None = None
-  workers: int = 0
-  ray_address: str | None = None
-
-  def __post_init__(self):
-    checks.integer("workers", self.workers, minimum=0)
 
 
 def _table(path, space):
@@ -81,17 +96,10 @@ def run_search_job(job, progress=None):
   """Runs, resumes or returns the search of `job`; returns `search_run.run`'s result dict."""
   accuracies = _table(job.nb201_table, job.config.space)
   images = job.inputs.images()
-  scorer = None
-  if job.workers or job.ray_address:
-    scorer = ray_scoring.RayScorer(job.config, job.inputs.source, max(job.workers, 1),
-                                   address=job.ray_address,
-                                   deterministic_ops=job.inputs.deterministic_ops)
-  try:
+  with job.inputs.ray_workers() as workers:
     return search_run.run(job.config, images, job.inputs.run_dir, accuracies=accuracies,
-                          progress=progress, flag_file=job.inputs.flag_file, scorer=scorer)
-  finally:
-    if scorer is not None:
-      scorer.close()
+                          progress=progress, flag_file=job.inputs.flag_file,
+                          scorer=None if workers is None else workers.search_scorer(job.config))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,9 +127,12 @@ def run_correlation_job(job, progress=None):
   accuracies = nb201_table.load_accuracies(job.nb201_table)
   arch_strs = (evaluation.load_arch_strings(job.archs, accuracies) if job.archs is not None
                else evaluation.sample_arch_strings(accuracies, job.num_archs, job.config.seed))
-  return evaluation.evaluate_correlation(job.config, arch_strs, accuracies, job.inputs.images(),
-                                         job.inputs.run_dir, progress=progress,
-                                         flag_file=job.inputs.flag_file)
+  images = job.inputs.images()
+  with job.inputs.ray_workers() as workers:
+    return evaluation.evaluate_correlation(job.config, arch_strs, accuracies, images,
+                                           job.inputs.run_dir, progress=progress,
+                                           flag_file=job.inputs.flag_file,
+                                           scorer=None if workers is None else workers.score_cells)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,9 +149,12 @@ def run_seeds_job(job, progress=None):
   """Runs (or resumes) every seed's search of `job`; returns `run_seeds`' study."""
   seeds = seed_study.check_seeds(list(job.seeds))
   accuracies = _table(job.nb201_table, job.config.space)
-  return seed_study.run_seeds(job.config, job.inputs.images(), seeds, job.inputs.run_dir,
-                              accuracies=accuracies, progress=progress,
-                              flag_file=job.inputs.flag_file)
+  images = job.inputs.images()
+  with job.inputs.ray_workers() as workers:
+    return seed_study.run_seeds(job.config, images, seeds, job.inputs.run_dir,
+                                accuracies=accuracies, progress=progress,
+                                flag_file=job.inputs.flag_file,
+                                scorer_of=None if workers is None else workers.search_scorer)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +169,9 @@ class ScoresJob:
 def run_scores_job(job, progress=None):
   """Scores the cells of `job`; returns `score_cells`' rows."""
   genotypes, names = score_table.load_genotypes(job.archs, spaces.get_space(job.config.space))
-  return score_table.score_cells(job.config, genotypes, job.inputs.images(), job.inputs.run_dir,
-                                 names=names, progress=progress,
-                                 flag_file=job.inputs.flag_file)
+  images = job.inputs.images()
+  with job.inputs.ray_workers() as workers:
+    return score_table.score_cells(job.config, genotypes, images, job.inputs.run_dir,
+                                   names=names, progress=progress,
+                                   flag_file=job.inputs.flag_file,
+                                   scorer=None if workers is None else workers.score_cells)

@@ -72,7 +72,8 @@ def load_genotypes(path, space):
   return genotypes, (names if NAME_COLUMN in fields else None)
 
 
-def score_cells(config, genotypes, images, run_dir, names=None, progress=None, flag_file=None):
+def score_cells(config, genotypes, images, run_dir, names=None, progress=None, flag_file=None,
+                scorer=None):
   """Scores `genotypes` and writes `run_dir/scores.csv`.
 
   Args:
@@ -84,6 +85,8 @@ def score_cells(config, genotypes, images, run_dir, names=None, progress=None, f
     progress: optional callable(done, total) per cell and draw.
     flag_file: optional text of the flags that rerun it, written to `run_dir/evaluate.flags`
       once the run directory is accepted.
+    scorer: how the cells are scored (`evaluation.score_cells_of`): None in this process, or
+      e.g. `RayWorkers.score_cells`.
 
   Returns:
     The rows written to `scores.csv` (`scores.json` gets the config and the seconds), one dict
@@ -105,7 +108,7 @@ def score_cells(config, genotypes, images, run_dir, names=None, progress=None, f
   info = data_lib.dataset_info(config.dataset)
   start = time.time()
   masks = [genotype.alive_mask() for genotype in genotypes]
-  ntk, regions = evaluation.score_cells_of(config, masks, images, progress)
+  ntk, regions = evaluation.score_cells_of(config, masks, images, progress, scorer)
   columns, ranks = evaluation.indicator_columns(ntk, regions)
   sizes = {}
   rows = []

@@ -82,6 +82,25 @@ def indicator_streams(images, info, batch_size, lr_batch_size):
           lambda seed: data_lib.linear_region_batches(images, info, lr_batch_size, seed))
 
 
+def search_indicators(config, images):
+  """The search's indicators (`search.te_nas_indicators`) on its supernets, built here.
+
+  What `run` scores with, and what each Ray worker builds once. It first seeds the process with
+  the search's seed, as every process scoring the search must: `Dataset.shuffle` combines TF's
+  global seed with its own.
+  """
+  space = spaces.get_space(config.space)
+  info = data_lib.dataset_info(config.dataset)
+  settings = config.settings
+  keras.utils.set_random_seed(settings.seed)
+  ntk_net = space.ntk_network(info.num_classes, (info.image_size, info.image_size, 3),
+                              settings.init)
+  lr_net = space.linear_region_network(info.num_classes, settings.init)
+  ntk_batches, lr_batches = indicator_streams(images, info, config.batch_size,
+                                              config.lr_batch_size)
+  return search.te_nas_indicators(ntk_net, lr_net, ntk_batches, lr_batches, settings)
+
+
 def versions():
   return {"tenas_tf": tenas_tf.__version__, "tensorflow": tf.__version__,
           "keras": keras.__version__, "numpy": np.__version__,
@@ -126,8 +145,8 @@ def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None,
     flag_file: optional text of the command-line flags that rerun this search, written to
       `run_dir/search.flags` once the run is accepted (a refused rerun leaves the run's files as
       they were; a finished one is not rewritten).
-    scorer: how a round's candidates are scored: None in this process, or e.g. a `RayScorer`
-      (the same values, spread over workers).
+    scorer: how a round's candidates are scored: None in this process, or e.g.
+      `RayWorkers.search_scorer(config)` (the same values, spread over workers).
 
   Returns:
     The result dict written to `run_dir/result.json`.
@@ -148,17 +167,9 @@ def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None,
     log.info("resuming %s after %d finished rounds", run_dir, len(finished_rounds))
 
   space = spaces.get_space(config.space)
-  info = data_lib.dataset_info(config.dataset)
   settings = config.settings
-  keras.utils.set_random_seed(settings.seed)
   start = time.time()
-  ntk_net = space.ntk_network(info.num_classes, (info.image_size, info.image_size, 3),
-                              settings.init)
-  lr_net = space.linear_region_network(info.num_classes, settings.init)
-
-  ntk_batches, lr_batches = indicator_streams(images, info, config.batch_size,
-                                              config.lr_batch_size)
-
+  indicators = search_indicators(config, images)
   board = tensorboard.SearchBoard(run_dir)
 
   def save_state(mask, records):
@@ -169,9 +180,8 @@ def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None,
         "seconds": elapsed_before + time.time() - start})
 
   mask, records = search.run_search(
-      space, search.te_nas_indicators(ntk_net, lr_net, ntk_batches, lr_batches, settings),
-      settings, finished_rounds=finished_rounds, on_round=save_state, progress=progress,
-      scorer=scorer)
+      space, indicators, settings, finished_rounds=finished_rounds, on_round=save_state,
+      progress=progress, scorer=scorer)
   genotype = space.genotype_of(mask)
   result = {
       "genotype": genotype.to_json(),

@@ -108,7 +108,8 @@ def markdown_table(study):
   return "\n".join(lines) + "\n"
 
 
-def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None, flag_file=None):
+def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None, flag_file=None,
+              scorer_of=None):
   """Runs the search of `config` once per seed and writes `seeds.json` and `seeds.md`.
 
   Args:
@@ -120,6 +121,8 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None, fl
     progress: optional callable(seed, round_index, done, total).
     flag_file: optional text of the flags that rerun it, written to `run_dir/evaluate.flags`
       once every seed's folder is accepted.
+    scorer_of: optional callable(seed's config) -> the scorer of that seed's search
+      (`search_run.run`'s `scorer`), e.g. `RayWorkers.search_scorer`; None scores in this process.
 
   Returns:
     The dict written to `seeds.json`: `seeds` (per seed: `seed`, `genotype`, `seconds`,
@@ -142,7 +145,8 @@ def run_seeds(config, images, seeds, run_dir, accuracies=None, progress=None, fl
     result = search_run.run(
         seed_configs[seed], images, os.path.join(run_dir, folder), accuracies=accuracies,
         progress=(lambda r, done, total, s=seed: progress(s, r, done, total)) if progress
-        else None)
+        else None,
+        scorer=scorer_of(seed_configs[seed]) if scorer_of else None)
     per_seed.append({"seed": seed, "genotype": result["genotype"], "seconds": result["seconds"],
                      "accuracies": result.get("accuracies"), "run_dir": folder})
   config_json = config.to_json()

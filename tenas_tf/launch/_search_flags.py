@@ -1,7 +1,7 @@
 """The flags of a search's settings, shared by the search binary and evaluate's seeds mode.
 
-Indicator sizes and `--init` are also the evaluate binary's for fixed cells; both binaries take
-the data flags of `_data`.
+Indicator sizes, `--init` and the Ray workers are also the evaluate binary's for fixed cells;
+both binaries take the data flags of `_data`.
 """
 
 from tenas_tf import experiments
@@ -16,9 +16,10 @@ INIT = tenas_flags.init()
 NB201_TABLE = tenas_flags.nb201_table()
 DETERMINISTIC_OPS = tenas_flags.deterministic_ops()
 RUN_DIR = tenas_flags.run_dir()
+WORKERS, RAY_ADDRESS = tenas_flags.ray_workers()
 FLAGS = ((SPACE,) + _data.FLAGS + (RUN_DIR, NB201_TABLE, NTK_BATCH_SIZE, LR_BATCH_SIZE,
                                    LR_BATCHES, REPEATS, PRUNE_NUMBER, INIT, COMMON_BATCHES,
-                                   DETERMINISTIC_OPS))
+                                   DETERMINISTIC_OPS, WORKERS, RAY_ADDRESS))
 
 
 def search_config(seed):
@@ -33,6 +34,7 @@ def search_config(seed):
 
 
 def inputs(flag_holders):
-  """The `experiments.Inputs` of the data flags, recording `flag_holders` as the flag file."""
+  """The `experiments.Inputs` of the data and worker flags; `flag_holders` make its flag file."""
   return experiments.Inputs(_data.source(), RUN_DIR.value, DETERMINISTIC_OPS.value,
-                            tenas_flags.flagfile_text(flag_holders))
+                            tenas_flags.flagfile_text(flag_holders), workers=WORKERS.value,
+                            ray_address=RAY_ADDRESS.value)

@@ -16,6 +16,9 @@ CIFAR-10 images, measured as the DARTS CIFAR-10 search measures them):
   python -m tenas_tf.launch.evaluate --mode=score --flagfile=launch/darts_cifar10.flags \
     --archs=darts_cells.csv --data_npz=a.npz,b.npz --run_dir=runs/darts_scores
 
+With --workers=N (or --ray_address) the cells, or each seed's candidates, are scored by N Ray
+workers, with the same result as in this process.
+
 Writes `evaluate.flags` (the flags that rerun it) and the mode's files into --run_dir:
 correlation.csv / correlation.json / scatter_*.png, seed_<s>/ / seeds.json / seeds.md, or
 scores.csv / scores.json.

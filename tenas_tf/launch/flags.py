@@ -125,6 +125,23 @@ def pruning():
 
 
 @functools.cache
+def ray_workers():
+  """--workers, --ray_address: where candidates and cells are scored (this process, or Ray)."""
+  return (
+      flags.DEFINE_integer(
+          "workers", 0,
+          "Score the candidates of each search round (evaluate: or the fixed cells) on this many "
+          "Ray workers of a local Ray instance (one GPU each where there are GPUs); 0 scores "
+          "them in this process. Same result either way. Needs pip install 'tenas_tf[ray]'.",
+          lower_bound=0),
+      flags.DEFINE_string(
+          "ray_address", None,
+          "Join this Ray cluster (host:port, auto, ray://...) and score on --workers of its "
+          "workers (default 1)."),
+  )
+
+
+@functools.cache
 def nb201_table():
   return flags.DEFINE_string(
       "nb201_table", None,

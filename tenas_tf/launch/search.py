@@ -21,20 +21,11 @@ from tenas_tf.launch import _cli
 from tenas_tf.launch import _data
 from tenas_tf.launch import _search_flags
 
-WORKERS = flags.DEFINE_integer(
-    "workers", 0,
-    "Score each round's candidates on this many Ray workers of a local Ray instance (one GPU "
-    "each where there are GPUs); 0 scores them in this process. Same result either way. Needs "
-    "pip install 'tenas_tf[ray]'.", lower_bound=0)
-RAY_ADDRESS = flags.DEFINE_string(
-    "ray_address", None,
-    "Join this Ray cluster (host:port, auto, ray://...) and score on --workers of its workers "
-    "(default 1).")
 PROGRESS_SECONDS = flags.DEFINE_float(
     "progress_seconds", 10.0,
     "When the output is not a terminal (a log file), seconds between progress lines; on a "
     "terminal a progress bar is drawn instead.", lower_bound=0.0)
-FLAGS = _search_flags.FLAGS + (WORKERS, RAY_ADDRESS, PROGRESS_SECONDS)
+FLAGS = _search_flags.FLAGS + (PROGRESS_SECONDS,)
 
 
 def _interrupted():
@@ -44,8 +35,7 @@ def _interrupted():
 def _search():
   job = experiments.SearchJob(config=_search_flags.search_config(_data.SEED.value),
                               inputs=_search_flags.inputs(FLAGS),
-                              nb201_table=_search_flags.NB201_TABLE.value,
-                              workers=WORKERS.value, ray_address=RAY_ADDRESS.value)
+                              nb201_table=_search_flags.NB201_TABLE.value)
   progress = experiments.SearchProgress(interval_s=PROGRESS_SECONDS.value)
   progress.begin()
   try:

@@ -4,6 +4,7 @@ It receives its inputs as iterators (batch streams) and its indicators as argume
 nothing of files, flags or datasets (those are `tenas_tf.experiments` and `tenas_tf.data`).
 """
 
+from tenas_tf.search.cell_scores import mask_scorer
 from tenas_tf.search.cell_scores import pruned_network_sizes
 from tenas_tf.search.cell_scores import score_masks
 from tenas_tf.search.model_scores import Scores

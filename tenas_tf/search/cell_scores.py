@@ -32,6 +32,60 @@ def _first_of_stream(make_iterator, count):
   return first
 
 
+def mask_scorer(space, masks, ntk_batches, lr_batches, *, num_classes, input_shape,
+                lr_batches_per_draw=3, seed=0, init="pytorch_default"):
+  """The indicator supernets of `masks`, built once, and a function scoring any of their draws.
+
+  `score_masks` scores every draw of every cell in one call. A pool of workers instead scores
+  shares (some draws of some cells), each worker on supernets it builds once. Draw d's weights
+  and inputs come from (seed, d) alone and the supernets from all of `masks`, so a (cell, draw)
+  gets the same value in whatever share it is scored.
+
+  Args:
+    space, masks, ntk_batches, lr_batches, num_classes, input_shape, lr_batches_per_draw, seed,
+    init: as for `score_masks`.
+
+  Returns:
+    score(draws, only=None, progress=None) -> (ntk, lr): float arrays [len(masks), len(draws)]
+    whose column j is draw `draws[j]`; with `only` (cell indices) the other rows stay 0;
+    `progress` is called per cell and draw with (done, total).
+
+  Raises:
+    ValueError: no masks, or `lr_batches_per_draw` below 1.
+
+  Example:
+    >>> score = mask_scorer(space, masks, ntk_batches, lr_batches, num_classes=10,
+    ...                     input_shape=(32, 32, 3))
+    >>> ntk, lr = score([1], only=[0, 2])  # draw 1 of cells 0 and 2
+  """
+  if not len(masks):
+    raise ValueError("masks must hold at least one mask; got none")
+  lr_batches_per_draw = checks.integer("lr_batches_per_draw", lr_batches_per_draw, minimum=1)
+  masks = list(masks)
+  built_ops = space.built_ops_of(np.any(np.asarray(masks, dtype=bool), axis=0))
+  ntk_net = space.ntk_network(num_classes, input_shape, init, built_ops=built_ops)
+  lr_net = space.linear_region_network(num_classes, init, built_ops=built_ops)
+  first_ntk = _first_of_stream(ntk_batches, 1)
+  first_lr = _first_of_stream(lr_batches, lr_batches_per_draw)
+
+  def score(draws, only=None, progress=None):
+    draws = [checks.integer("draw", draw, minimum=0) for draw in draws]
+    by_draw = lambda candidate, repeat: draws[repeat]
+    values, _ = scoring.score_candidates(
+        [scoring.Indicator("ntk", indicators.ntk_condition_number, lambda c, r: ntk_net,
+                           lambda draw: first_ntk(scoring.draw_seed(seed, draw, _NTK_DATA)),
+                           by_draw,
+                           lambda c, r: scoring.draw_seed(seed, draws[r], _NTK_WEIGHTS), init),
+         scoring.Indicator("lr", indicators.num_linear_regions, lambda c, r: lr_net,
+                           lambda draw: first_lr(scoring.draw_seed(seed, draw, _LR_DATA)),
+                           by_draw,
+                           lambda c, r: scoring.draw_seed(seed, draws[r], _LR_WEIGHTS), init)],
+        len(masks), len(draws), masks=masks, repeat_major=True, only=only, progress=progress)
+    return values["ntk"], values["lr"]
+
+  return score
+
+
 def score_masks(space, masks, ntk_batches, lr_batches, *, num_classes, input_shape, draws=3,
                 lr_batches_per_draw=3, seed=0, init="pytorch_default", progress=None):
   """kappa_NTK and #LR of each mask, one value per draw.
@@ -53,27 +107,11 @@ def score_masks(space, masks, ntk_batches, lr_batches, *, num_classes, input_sha
   Returns:
     (ntk, lr): float arrays [len(masks), draws] of condition numbers and region counts.
   """
-  if not len(masks):
-    raise ValueError("masks must hold at least one mask; got none")
   draws = checks.integer("draws", draws, minimum=1)
-  lr_batches_per_draw = checks.integer("lr_batches_per_draw", lr_batches_per_draw, minimum=1)
-  built_ops = space.built_ops_of(np.any(np.asarray(masks, dtype=bool), axis=0))
-  ntk_net = space.ntk_network(num_classes, input_shape, init, built_ops=built_ops)
-  lr_net = space.linear_region_network(num_classes, init, built_ops=built_ops)
-  first_ntk = _first_of_stream(ntk_batches, 1)
-  first_lr = _first_of_stream(lr_batches, lr_batches_per_draw)
-  by_draw = lambda candidate, draw: draw
-  values, _ = scoring.score_candidates(
-      [scoring.Indicator("ntk", indicators.ntk_condition_number, lambda c, r: ntk_net,
-                         lambda draw: first_ntk(scoring.draw_seed(seed, draw, _NTK_DATA)),
-                         by_draw,
-                         lambda c, draw: scoring.draw_seed(seed, draw, _NTK_WEIGHTS), init),
-       scoring.Indicator("lr", indicators.num_linear_regions, lambda c, r: lr_net,
-                         lambda draw: first_lr(scoring.draw_seed(seed, draw, _LR_DATA)),
-                         by_draw,
-                         lambda c, draw: scoring.draw_seed(seed, draw, _LR_WEIGHTS), init)],
-      len(masks), draws, masks=list(masks), repeat_major=True, progress=progress)
-  return values["ntk"], values["lr"]
+  score = mask_scorer(space, masks, ntk_batches, lr_batches, num_classes=num_classes,
+                      input_shape=input_shape, lr_batches_per_draw=lr_batches_per_draw, seed=seed,
+                      init=init)
+  return score(range(draws), progress=progress)
 
 
 def pruned_network_sizes(space, mask, num_classes, input_shape, init="pytorch_default"):

@@ -177,7 +177,7 @@ def prune_round(mask, round_index, space, indicators_for_round, settings, progre
     progress: optional callable(done, total) after each candidate.
     node: None for an op round; (cell type index, node index) for a topology round.
     scorer: how the candidates are scored (`local_scorer(indicators_for_round, repeats)` by
-      default; e.g. `tenas_tf.experiments.RayScorer` to spread them over workers).
+      default; e.g. `tenas_tf.experiments.RayWorkers.search_scorer` to spread them over workers).
 
   Returns:
     (new_mask, record): the pruned mask and a JSON-ready dict with `round`, `kind` ("ops" or

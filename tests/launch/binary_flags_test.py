@@ -13,9 +13,10 @@ from tests import testing_utils
 # Per binary: flags its --help must list, and flags of other binaries it must not have.
 OWN = {
     "search": ("--ntk_batch_size", "--lr_batch_size", "--repeats", "--prune_number",
-               "--common_batches", "--image_dir", "--nb201_table", "--space", "--run_dir"),
+               "--common_batches", "--image_dir", "--nb201_table", "--space", "--workers",
+               "--ray_address", "--run_dir"),
     "evaluate": ("--mode", "--archs", "--num_archs", "--draws", "--seeds", "--ntk_batch_size",
-                 "--repeats", "--nb201_table", "--run_dir"),
+                 "--repeats", "--nb201_table", "--workers", "--ray_address", "--run_dir"),
     "train": ("--batch_size", "--epochs", "--learning_rate", "--genotype", "--search_run_dir",
               "--strategy", "--train_image_dir", "--channels", "--run_dir"),
     "export": ("--export_base", "--model_name", "--version", "--serving_base_path",
@@ -26,9 +27,9 @@ FOREIGN = {
                "--genotype"),
     "evaluate": ("--epochs", "--batch_size", "--export_base", "--genotype"),
     "train": ("--ntk_batch_size", "--repeats", "--prune_number", "--mode", "--export_base",
-              "--image_dir"),
+              "--image_dir", "--workers"),
     "export": ("--ntk_batch_size", "--repeats", "--epochs", "--batch_size", "--mode",
-               "--deterministic_ops", "--data_npz"),
+               "--deterministic_ops", "--data_npz", "--workers"),
 }
 
 
