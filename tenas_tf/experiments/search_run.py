@@ -82,17 +82,23 @@ def indicator_streams(images, info, batch_size, lr_batch_size):
           lambda seed: data_lib.linear_region_batches(images, info, lr_batch_size, seed))
 
 
+def seed_process(config):
+  """Seeds this process with the search's seed, as every process scoring it must:
+  `Dataset.shuffle` combines TF's global seed with its own (and Ray workers take the seed of the
+  process that sends them candidates)."""
+  keras.utils.set_random_seed(config.settings.seed)
+
+
 def search_indicators(config, images):
   """The search's indicators (`search.te_nas_indicators`) on its supernets, built here.
 
-  What `run` scores with, and what each Ray worker builds once. It first seeds the process with
-  the search's seed, as every process scoring the search must: `Dataset.shuffle` combines TF's
-  global seed with its own.
+  What `run` scores with, and what each Ray worker builds once; the process is seeded first
+  (`seed_process`).
   """
   space = spaces.get_space(config.space)
   info = data_lib.dataset_info(config.dataset)
   settings = config.settings
-  keras.utils.set_random_seed(settings.seed)
+  seed_process(config)
   ntk_net = space.ntk_network(info.num_classes, (info.image_size, info.image_size, 3),
                               settings.init)
   lr_net = space.linear_region_network(info.num_classes, settings.init)
@@ -169,7 +175,11 @@ def run(config, images, run_dir, accuracies=None, progress=None, flag_file=None,
   space = spaces.get_space(config.space)
   settings = config.settings
   start = time.time()
-  indicators = search_indicators(config, images)
+  if scorer is None:
+    indicators = search_indicators(config, images)
+  else:  # the scorer's workers build and trace the supernets; this process only seeds itself
+    seed_process(config)
+    indicators = None
   board = tensorboard.SearchBoard(run_dir)
 
   def save_state(mask, records):

@@ -173,6 +173,7 @@ def prune_round(mask, round_index, space, indicators_for_round, settings, progre
     indicators_for_round: (round_index, num_candidates) -> the "ntk" and "lr" `Indicator`s of
       the round (`te_nas_indicators`, or stubs in a test). Each candidate's score per indicator
       is the mean over `settings.repeats` of its relative drop from the current mask's value.
+      Unused (may be None) with a `scorer`, which scores with its own.
     settings: `PruneSettings`.
     progress: optional callable(done, total) after each candidate.
     node: None for an op round; (cell type index, node index) for a topology round.
