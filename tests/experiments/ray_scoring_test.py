@@ -4,42 +4,88 @@ One Ray instance and one pool of 2 workers serve the class's searches (each star
 seconds); the 1-worker search and the 2-worker scores go through their jobs, which start their own
 workers in that instance. Skipped, with the reason, where Ray is not installed
 (`pip install 'tenas_tf[ray]'`); CI installs it.
+
+The NB201 space is reduced to `_OPS` (`testing_utils.reduced_space`) in this process and, through
+Ray's `worker_process_setup_hook`, in every worker process (restarted ones too): the same search
+and scoring flow on supernets of 2 built ops per edge, which trace in a fraction of the time of
+the full space's 5.
 """
 
+import dataclasses
 import logging
 import os
+import pathlib
 import tempfile
 import time
 import unittest
 
 from absl.testing import absltest
+import numpy as np
 
 from tenas_tf import data as data_lib
 from tenas_tf import experiments
 from tenas_tf import search
+from tenas_tf.spaces import registry
+from tests import testing_utils
 
 try:
   import ray  # pylint: disable=g-import-not-at-top
 except ImportError:
   ray = None
 
+# `none` is never alive at a search's start: a search starts from 2 ops per edge, so its one round
+# (prune_number=1) scores 6 edges x 2 ops = 12 candidates and leaves one op per edge.
+_OPS = ("none", "skip_connect", "nor_conv_1x1")
+_ROUND_0_CANDIDATES = 12
+
+
+def use_reduced_space():
+  """Registers NB201 reduced to `_OPS` as `registry.SPACES["nb201"]` in this process.
+
+  Its searches start from `_OPS` and build only those alive there (`testing_utils.reduced_space`);
+  fixed cells' networks hold the ops their masks ask for (`built_ops`), as in NB201 itself: a
+  reduced space builds its own whatever they ask, never `none`, which a cell's mask may hold.
+  Every Ray worker process runs it at its start (`worker_process_setup_hook`); the test process
+  too, between setUpClass and tearDownClass.
+  """
+  nb201 = registry.NB201
+  reduced = testing_utils.reduced_space(nb201, testing_utils.only_ops(nb201, _OPS))
+
+  def ntk_network(num_classes, input_shape, init, built_ops=None):
+    return (nb201 if built_ops is not None else reduced).ntk_network(
+        num_classes, input_shape, init, built_ops=built_ops)
+
+  def linear_region_network(num_classes, init, built_ops=None):
+    return (nb201 if built_ops is not None else reduced).linear_region_network(
+        num_classes, init, built_ops=built_ops)
+
+  registry.SPACES["nb201"] = dataclasses.replace(
+      reduced, ntk_network=ntk_network, linear_region_network=linear_region_network)
+
+
+# `use_reduced_space` as the workers import it (PYTHONPATH is the repository root), whatever name
+# pytest gave this module.
+_SETUP_HOOK = ".".join(
+    pathlib.Path(__file__).resolve().relative_to(testing_utils.REPO).with_suffix("").parts +
+    (use_reduced_space.__name__,))
+
 _SOURCE = data_lib.DataSource("synthetic", synthetic_count=32, seed=3)
-_SETTINGS = search.PruneSettings(prune_number=3, repeats=1, lr_batches_per_count=1, seed=3)
+_SETTINGS = search.PruneSettings(prune_number=1, repeats=1, lr_batches_per_count=1, seed=3)
 _CONFIG = experiments.SearchConfig(space="nb201", dataset="synthetic",
                                    data_source=_SOURCE.identity, batch_size=4, lr_batch_size=20,
                                    settings=_SETTINGS)
-# Fixed cells of 4 ops (small supernets trace fast), one degenerate (kappa inf), over 2 draws:
-# 4 chunks x 2 draws = 8 tasks.
+# Fixed cells of the reduced space's ops, one degenerate (node 3 fed by `none` alone: kappa inf),
+# over 2 draws: 4 chunks x 2 draws = 8 tasks.
 _CELLS_CONFIG = experiments.IndicatorConfig(
     space="nb201", dataset="synthetic", data_source=_SOURCE.identity, draws=2, batch_size=4,
     lr_batch_size=20, lr_batches=1, seed=5, init="pytorch_default")
 _CELLS = (
     "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_1x1~1|"
-    "avg_pool_3x3~2|",
-    "|skip_connect~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_1x1~0|skip_connect~1|"
-    "nor_conv_1x1~2|",
-    "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|none~0|none~1|none~2|",
-    "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|skip_connect~2|")
+    "skip_connect~2|",
+    "|skip_connect~0|+|nor_conv_1x1~0|none~1|+|nor_conv_1x1~0|skip_connect~1|nor_conv_1x1~2|",
+    "|nor_conv_1x1~0|+|nor_conv_1x1~0|skip_connect~1|+|none~0|none~1|none~2|",
+    "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|skip_connect~2|")
+_DEGENERATE = 2
 
 
 def _comparable(result):
@@ -71,16 +117,29 @@ class RayWorkersTest(absltest.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
+    original = registry.SPACES["nb201"]
+    cls.addClassCleanup(registry.SPACES.__setitem__, "nb201", original)  # even if this fails
+    use_reduced_space()
     # 4 CPUs: the class's 2 workers and the 1 or 2 a job starts beside them.
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": testing_utils.REPO},
+                          "worker_process_setup_hook": _SETUP_HOOK})
+    cls.addClassCleanup(ray.shutdown)
     cls.workers = experiments.RayWorkers(_SOURCE, workers=2)
+    cls.addClassCleanup(cls.workers.close)
     cls.local = _search()
 
-  @classmethod
-  def tearDownClass(cls):
-    cls.workers.close()
-    ray.shutdown()
-    super().tearDownClass()
+  def test_the_workers_and_the_in_process_search_use_the_reduced_space(self):
+    want = testing_utils.only_ops(registry.NB201, _OPS)
+    # In each worker process (the setup hook ran there).
+    masks = ray.get([actor.__ray_call__.remote(
+        lambda worker: registry.SPACES["nb201"].initial_mask()) for actor in self.workers.actors])
+    for mask in masks:
+      np.testing.assert_array_equal(mask, want)
+    # In this process: one round of 6 edges x 2 ops (the Ray results equal it bit for bit).
+    self.assertLen(self.local["rounds"], 1)
+    self.assertLen(self.local["rounds"][0]["scores"], _ROUND_0_CANDIDATES)
+    self.assertEqual(_ROUND_0_CANDIDATES, int(want.sum()))
 
   def test_two_workers_give_the_in_process_result_json(self):
     self.assertEqual(_comparable(_search(self.workers.search_scorer(_CONFIG))),
@@ -109,7 +168,10 @@ class RayWorkersTest(absltest.TestCase):
 
   def test_two_workers_of_the_scores_job_give_the_in_process_scores(self):
     local = _scores(workers=0)
-    self.assertEqual(local[2]["ntk_cond_1"], float("inf"))  # the degenerate cell
+    self.assertEqual(local[_DEGENERATE]["ntk_cond_1"], float("inf"))
+    self.assertEqual(
+        [cell for cell, row in enumerate(local) if not np.isfinite(row["ntk_cond_1"])],
+        [_DEGENERATE])
     self.assertEqual(_scores(workers=2), local)
 
 
