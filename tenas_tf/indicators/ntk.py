@@ -16,7 +16,7 @@ import keras
 
 from tenas_tf.indicators import _compiled
 
-METHODS = ("jacobian", "loop")
+METHODS = ("jacobian", "pfor", "loop")
 
 
 def ntk_variables(model):
@@ -78,7 +78,14 @@ def _make_gram_function(model, variables, method):
     stacked = [tf.stack([g[v] for g in grads]) for v in range(len(variables))]
     return gram_from_rows(stacked, len(per_sample))
 
-  return gram_jacobian if method == "jacobian" else gram_loop
+  return gram_jacobian if method == "pfor" else gram_loop
+
+
+def _gram_of_model_jacobian(model, images, variables):
+  """Theta from the model's own `logit_sum_jacobian` (an eager batched backward: no tracing)."""
+  per_variable_rows = model.logit_sum_jacobian(images, variables)
+  rows = tf.cast(tf.concat(per_variable_rows, axis=1), tf.float64)
+  return tf.matmul(rows, rows, transpose_b=True)
 
 
 def ntk_gram(model, images, *, variables=None, method="jacobian"):
@@ -88,8 +95,11 @@ def ntk_gram(model, images, *, variables=None, method="jacobian"):
     model: a Keras model mapping images to logits [n, classes].
     images: [n, H, W, C] float tensor, n >= 2.
     variables: the parameters of J; default `ntk_variables(model)`.
-    method: "jacobian" (vectorised `tape.jacobian`, default) or "loop" (one backward pass per
-      sample; slow, the test oracle).
+    method: "jacobian" (default): the model's own `logit_sum_jacobian(images, variables)` where
+      it has one (the search networks of `tenas_tf.spaces`: one eager forward and a backward
+      over many cotangents, nothing traced), else "pfor"; "pfor": `tape.jacobian` vectorised by
+      pfor in a traced function (any model; tens of seconds of tracing before the first call);
+      "loop": one backward pass per sample (slow; the test oracle).
 
   Returns:
     [n, n] float64 numpy array.
@@ -100,13 +110,17 @@ def ntk_gram(model, images, *, variables=None, method="jacobian"):
   if images.shape.rank is None or images.shape.rank < 2 or images.shape[0] < 2:
     raise ValueError(f"images must be a batch of at least 2 samples; got shape {images.shape}")
   if variables is None:
-    key = (method, "ntk_variables")
     variables = _compiled.cached(model, ("variables",), lambda: ntk_variables(model))
+    key = (method, "ntk_variables")
   else:
     variables = list(variables)
     key = (method, tuple(id(v) for v in variables))
+  if method == "jacobian":
+    if hasattr(model, "logit_sum_jacobian"):
+      return _gram_of_model_jacobian(model, images, variables).numpy()
+    key = ("pfor",) + key[1:]
   function = _compiled.cached(model, key,
-                              lambda: _make_gram_function(model, variables, method))
+                              lambda: _make_gram_function(model, variables, key[0]))
   return function(images).numpy()
 
 

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from tenas_tf import checks
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import darts
 from tenas_tf.spaces import darts_ops
 from tenas_tf.spaces import edge as edge_lib
@@ -102,6 +103,37 @@ class Cell(keras.layers.Layer):
       states.append(incoming[0] if len(incoming) == 1 else tf.add_n(incoming))
     return states
 
+  def _jacobian_nodes(self, states, rows, alive):
+    """`_run_nodes` for `batched_backward`: (all states, backward).
+
+    The backward maps a list of cotangents per state (None: zero) to those of the cell's inputs,
+    visiting the nodes last first, so each node's cotangent is complete before it flows on.
+    """
+    inputs = len(states)
+    node_edges = []  # per node: [(source state, edge backward)]
+    for start, end in self._node_edges:
+      indices = [k for k in range(start, end) if self.edges[k].op_layers] or [start]
+      sources = [self._edge_states[k][1] for k in indices]
+      incoming = [self.edges[k].jacobian_forward(states[source], rows,
+                                                 None if alive is None else alive[k])
+                  for k, source in zip(indices, sources)]
+      outputs = [output for output, _ in incoming]
+      states.append(outputs[0] if len(outputs) == 1 else tf.add_n(outputs))
+      node_edges.append([(source, backward) for source, (_, backward) in zip(sources, incoming)])
+
+    def backward(cotangents):
+      cotangents = list(cotangents)
+      for node in reversed(range(len(node_edges))):
+        node_cotangent = cotangents[inputs + node]
+        if node_cotangent is None:
+          continue
+        for source, edge_backward in node_edges[node]:
+          flowing = edge_backward(node_cotangent)
+          cotangents[source] = (flowing if cotangents[source] is None
+                                else cotangents[source] + flowing)
+      return cotangents[:inputs]
+    return states, backward
+
   def get_config(self):
     config = super().get_config()
     config.update(channels=self.channels, built_ops=self.built_ops, init=self.init,
@@ -158,6 +190,15 @@ class NB201Cell(Cell):
 
   def call(self, inputs, alive=None, training=None):
     return self._run_nodes([inputs], alive, training)[-1]
+
+  def jacobian_forward(self, inputs, rows, alive=None):
+    """Training-mode (outputs, backward) for `batched_backward`; `alive`: [6, 5] numpy or None."""
+    states, backward = self._jacobian_nodes([inputs], rows, alive)
+
+    def input_backward(cotangents):
+      # Node 3 reaches the input through every path of the DAG, a zero edge included.
+      return backward([None] * (len(states) - 1) + [cotangents])[0]
+    return states[-1], input_backward
 
   def compute_output_shape(self, input_shape):
     return input_shape

@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from tenas_tf import checks
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import darts_ops
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import ops as ops_lib
@@ -193,6 +194,26 @@ class MixedEdge(keras.layers.Layer):
       return tf.zeros_like(self._strided(inputs))
     total = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
     return total if alive is None and len(outputs) == 1 else total / count
+
+  def jacobian_forward(self, inputs, rows, alive=None):
+    """Training-mode (outputs, backward) for `batched_backward`; `alive`: this edge's alive bits
+    (numpy) or None. Dead ops, and `none` ops, which add zero, are not run at all."""
+    if self.drop_path is not None:
+      raise NotImplementedError(f"{self.name}: drop-path has no batched backward")
+    if alive is None:
+      live, count = self.op_layers, len(self.op_layers)
+    else:
+      live = [layer for column, layer in zip(self._columns, self.op_layers) if alive[column]]
+      count = max(float(sum(alive)), 1.0)
+    branches = [batched_backward.forward(layer, inputs, rows) for layer in live
+                if not isinstance(layer, ops_lib.Zero)]
+    if not branches:
+      return batched_backward.zeros(self._strided(inputs), inputs)
+    total, backward = batched_backward.added(branches)
+    if alive is None and count == 1:
+      return total, backward
+    outputs, undivide = batched_backward.divided(total, count)
+    return outputs, batched_backward.chain(undivide, backward)
 
   def call(self, inputs, alive=None, training=None):
     outputs = self._mean_of_alive(inputs, alive, training)

@@ -12,6 +12,7 @@ import tensorflow as tf
 import keras
 
 from tenas_tf import checks
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import cell as cell_lib
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import nb201
@@ -19,6 +20,8 @@ from tenas_tf.spaces import ops as ops_lib
 from tenas_tf.spaces import supernet
 
 _SERIAL_PACKAGE = "tenas_tf"
+# Cotangents per backward pass of `logit_sum_jacobian`.
+JACOBIAN_CHUNK = 24
 
 
 def body_plan(channels, cells_per_stage):
@@ -89,6 +92,28 @@ class NB201SearchNetwork(supernet.SearchNetwork):
       else:
         x = layer(x, training=training)
     return self._head(x, training)
+
+  def jacobian_forward(self, images, rows):
+    """`call` in training mode for `batched_backward`, eagerly: (logits, backward)."""
+    alive = self.alive.numpy()[0] > 0
+    x, stem_backward = self._jacobian_stem(images, rows)
+    backwards = [stem_backward]
+    for layer in self.body:
+      if isinstance(layer, cell_lib.NB201Cell):
+        x, backward = layer.jacobian_forward(x, rows, alive)
+      else:
+        x, backward = batched_backward.forward(layer, x, rows)
+      backwards.append(backward)
+    logits, head_backward = self._jacobian_head(x, rows)
+    return logits, batched_backward.chain(head_backward, *reversed(backwards))
+
+  def logit_sum_jacobian(self, images, variables, chunk_size=JACOBIAN_CHUNK):
+    """Per variable of `variables` (a subset of the conv kernels, BN gammas and dense kernel),
+    the [n, size] Jacobian of each image's logit sum, BatchNorm on the batch's statistics: the
+    rows of the NTK (`tenas_tf.indicators.ntk_gram`), with no tracing (`batched_backward`).
+    `chunk_size` cotangents go through each backward pass."""
+    return batched_backward.logit_sum_jacobian(self.jacobian_forward, images, variables,
+                                               chunk_size)
 
   def get_config(self):
     config = super().get_config()

@@ -21,6 +21,7 @@ import tensorflow as tf
 import keras
 
 from tenas_tf import checks
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import gradients
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import pfor_gradients
@@ -170,6 +171,10 @@ class ReLUConvBN(PreActivationConv):
     self.bn.update_moving_statistics(mean, variance)
     return outputs
 
+  def jacobian_forward(self, inputs, rows):
+    """Training-mode (outputs, backward) for `batched_backward`."""
+    return batched_backward.sequence([self.relu, self.pad, self.conv, self.bn], inputs, rows)
+
   def compute_output_shape(self, input_shape):
     return self.conv.compute_output_shape(self._padded_shape(input_shape))
 
@@ -233,6 +238,18 @@ class AvgPool3x3(StridedOp):
     valid_fraction = tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, self.strides, "VALID")
     return window_sum / valid_fraction
 
+  def jacobian_forward(self, inputs, rows):
+    """(outputs, backward) for `batched_backward`: the same means, TF's pool gradient."""
+    del rows  # no weights
+    if self.strides == 1:
+      return batched_backward.avg_pool(inputs, 3, 1, "SAME")
+    padded, unpad = batched_backward.zero_pad(inputs, ((1, 1), (1, 1)))
+    window_mean, unpool = batched_backward.avg_pool(padded, 3, self.strides, "VALID")
+    ones = tf.ones_like(inputs[:1, :, :, :1])
+    valid_fraction = tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, self.strides, "VALID")
+    outputs, undivide = batched_backward.divided(window_mean, valid_fraction)
+    return outputs, batched_backward.chain(undivide, unpool, unpad)
+
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
 class Identity(keras.layers.Layer):
@@ -240,6 +257,11 @@ class Identity(keras.layers.Layer):
 
   def call(self, inputs):
     return tf.identity(inputs)
+
+  def jacobian_forward(self, inputs, rows):
+    """(outputs, backward) for `batched_backward`."""
+    del rows  # no weights
+    return inputs, lambda cotangents: cotangents
 
   def compute_output_shape(self, input_shape):
     return input_shape
@@ -288,6 +310,12 @@ class ResNetBlock(keras.layers.Layer):
   def call(self, inputs, training=None):
     residual = self.conv_b(self.conv_a(inputs, training=training), training=training)
     return residual + self.shortcut_conv(self.shortcut_pool(inputs))
+
+  def jacobian_forward(self, inputs, rows):
+    """Training-mode (outputs, backward) for `batched_backward`."""
+    return batched_backward.added([
+        batched_backward.sequence([self.conv_a, self.conv_b], inputs, rows),
+        batched_backward.sequence([self.shortcut_pool, self.shortcut_conv], inputs, rows)])
 
   def compute_output_shape(self, input_shape):
     return self.conv_a.compute_output_shape(input_shape)[:3] + (self.filters,)

@@ -40,7 +40,7 @@ def basis_fits(shape, channels):
   return size is not None and size * 2 * channels <= MAX_BASIS_ENTRIES
 
 
-def _statistics_basis(x_hat, channels):
+def statistics_basis(x_hat, channels):
   """The [size, 2C] basis [1 (x) I, x_hat (x) I] of a normalised tensor: one matrix product of a
   flat cotangent dy with it gives the per-channel sum(dy) and sum(dy * x_hat)."""
   eye = tf.eye(channels, dtype=x_hat.dtype)
@@ -81,7 +81,7 @@ def batch_norm_training(x, gamma, beta, epsilon):
         dgamma = tf.reduce_sum(dy * x_hat, axes)
         dx = scale * (dy - (dbeta + x_hat * dgamma) / count)
         return dx, dgamma, dbeta
-      basis = _statistics_basis(x_hat, channels)
+      basis = statistics_basis(x_hat, channels)
       sums = tf.matmul(tf.reshape(dy, [1, -1]), basis)[0]  # [2C]: dbeta, dgamma
       dbeta, dgamma = sums[:channels], sums[channels:]
       coefficients = sums * tf.tile(scale / count, [2])
@@ -137,7 +137,7 @@ def conv_batch_norm_training(x, kernel, gamma, beta, strides, padding, epsilon):
       scale = gamma * inv_std
       eye = tf.eye(channels, dtype=z.dtype)
       ones = tf.ones_like(z_hat)
-      sums = tf.matmul(tf.reshape(dy, [1, -1]), _statistics_basis(z_hat, channels))[0]
+      sums = tf.matmul(tf.reshape(dy, [1, -1]), statistics_basis(z_hat, channels))[0]
       dbeta, dgamma = sums[:channels], sums[channels:]
       coefficients = sums * tf.tile(scale / count, [2])  # [A, B]
       dkernel = (scale * filter_grad(dy) - coefficients[:channels] * filter_grad(ones)

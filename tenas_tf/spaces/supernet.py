@@ -13,6 +13,7 @@ import numpy as np
 import keras
 
 from tenas_tf import checks
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import edge as edge_lib
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import ops as ops_lib
@@ -90,6 +91,21 @@ class SearchNetwork(keras.Model):
   def _head(self, x, training):
     x = self.head_relu(self.head_bn(x, training=training))
     return self.classifier(self.pool(x))
+
+  def _jacobian_stem(self, inputs, rows):
+    """`_stem` for `batched_backward`: (outputs, backward)."""
+    if not self.use_stem:
+      return inputs, lambda cotangents: cotangents
+    # The images need no cotangents: the first conv skips them.
+    x, conv_backward = batched_backward.conv2d(inputs, self.stem_conv, rows,
+                                               input_cotangents=False)
+    outputs, bn_backward = batched_backward.forward(self.stem_bn, x, rows)
+    return outputs, batched_backward.chain(bn_backward, conv_backward)
+
+  def _jacobian_head(self, x, rows):
+    """`_head` for `batched_backward`: (logits, backward)."""
+    return batched_backward.sequence([self.head_bn, self.head_relu, self.pool, self.classifier],
+                                     x, rows)
 
   def get_config(self):
     config = super().get_config()

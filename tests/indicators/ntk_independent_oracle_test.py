@@ -1,10 +1,12 @@
 """The NTK of the search spaces' supernets against an oracle that shares no gradient code with it.
 
-`ntk_gram(method="jacobian")` differentiates through the hand-written, pfor-friendly gradients
-of `tenas_tf.spaces` (`pfor_gradients`, `depthwise`); here the oracle is the per-sample loop run
-inside `spaces.tensorflow_gradients()`, where the layers use plain TensorFlow / Keras ops and
-TensorFlow's own gradients. The nets are cut-down NTK supernets (8x8 images, few ops, some dead
-and skipped under `tf.cond`), small enough to trace the vectorised Jacobian in seconds.
+The NB201 networks' `ntk_gram(method="jacobian")` runs their hand-written batched backward
+(`spaces.batched_backward`); `method="pfor"` (and DARTS' "jacobian") differentiates through the
+hand-written, pfor-friendly gradients of `tenas_tf.spaces` (`pfor_gradients`, `depthwise`). Here
+the oracle is the per-sample loop run inside `spaces.tensorflow_gradients()`, where the layers
+use plain TensorFlow / Keras ops and TensorFlow's own gradients. The nets are cut-down NTK
+supernets (8x8 images, few ops, some dead and skipped), small enough to trace the vectorised
+Jacobian in seconds.
 """
 
 from unittest import mock
@@ -14,6 +16,7 @@ import tensorflow as tf
 
 from tenas_tf import indicators
 from tenas_tf import spaces
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import depthwise
 from tenas_tf.spaces import gradients
 from tenas_tf.spaces import pfor_gradients
@@ -75,12 +78,12 @@ def _darts_net():
   return _built(net, _DARTS, _DARTS_DEAD, seed=1)
 
 
-def _jacobian_and_oracle(net):
-  """The vectorised NTK (hand-written gradients) and the per-sample loop under TensorFlow's.
+def _jacobian_and_oracle(net, method="jacobian"):
+  """The NTK by `method` (hand-written gradients) and the per-sample loop under TensorFlow's.
 
   The loop runs eagerly, so the switch applies; the Jacobian's function is traced outside it.
   """
-  jacobian = indicators.ntk_gram(net, _IMAGES, method="jacobian")
+  jacobian = indicators.ntk_gram(net, _IMAGES, method=method)
   with spaces.tensorflow_gradients():
     oracle = indicators.ntk_gram(net, _IMAGES, method="loop")
   return jacobian, oracle
@@ -101,9 +104,9 @@ class IndependentOracleTest(tf.test.TestCase):
     cls.nets = {"nb201": _nb201_net(), "darts": _darts_net()}
 
   def test_jacobian_equals_loop_of_tensorflows_gradients(self):
-    for name, net in self.nets.items():
-      with self.subTest(name):
-        jacobian, oracle = _jacobian_and_oracle(net)
+    for name, method in (("nb201", "jacobian"), ("nb201", "pfor"), ("darts", "jacobian")):
+      with self.subTest(f"{name} {method}"):
+        jacobian, oracle = _jacobian_and_oracle(self.nets[name], method)
         self.assertGreater(np.min(np.diag(oracle)), 0.0)
         self.assertAllClose(jacobian, oracle, **testing_utils.tolerance(np.float32))
 
@@ -137,8 +140,27 @@ class IndependentOracleTest(tf.test.TestCase):
     self.enter_context(mock.patch.object(pfor_gradients, "batch_norm_training",
                                          _batch_norm_without_batch_coupling))
     net = _nb201_net((("skip_connect",),) * 6, dead=(), max_layers=1, name="nb201_mutant")
-    jacobian, oracle = _jacobian_and_oracle(net)
+    jacobian, oracle = _jacobian_and_oracle(net, "pfor")
     self.assertNotAllClose(jacobian, oracle, **testing_utils.tolerance(np.float32))
+
+  def test_a_wrong_batched_backward_is_caught(self):
+    # The same bug in the batched backward: BN's backward without its correction term (the
+    # batch statistics' share of each cotangent) changes the NTK, not the oracle.
+    def uncoupled_batch_norm(x, layer, rows, _original=batched_backward.batch_norm):
+      outputs, backward = _original(x, layer, rows)
+      scale = layer.gamma * tf.math.rsqrt(tf.nn.moments(x, [0, 1, 2])[1] + layer.epsilon)
+
+      def uncoupled(cotangents):
+        backward(cotangents)  # gamma's rows, unchanged
+        return cotangents * scale
+      return outputs, uncoupled
+
+    net = _nb201_net((("skip_connect",),) * 6, dead=(), max_layers=1, name="nb201_mutant")
+    jacobian, oracle = _jacobian_and_oracle(net)
+    self.assertAllClose(jacobian, oracle, **testing_utils.tolerance(np.float32))
+    with mock.patch.object(batched_backward, "batch_norm", uncoupled_batch_norm):
+      mutant = indicators.ntk_gram(net, _IMAGES)
+    self.assertNotAllClose(mutant, oracle, **testing_utils.tolerance(np.float32))
 
 
 if __name__ == "__main__":

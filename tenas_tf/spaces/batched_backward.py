@@ -1,0 +1,286 @@
+"""Per-sample Jacobians of the indicator networks: one eager forward, a backward over many cotangents.
+
+The NTK indicator needs J, the gradient of each sample's logit sum with respect to the network's
+NTK parameters, with BatchNorm on the batch's statistics (so every row of J depends on the whole
+batch). `tape.jacobian` vectorises the n backward passes with pfor: fast once traced, but pfor's
+rewriting of the graph costs tens of seconds to minutes and gigabytes before the first score.
+
+Here each layer runs its forward once, eagerly, and returns a *backward*: a function from a chunk
+of K cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
+layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. Nothing is traced: the first
+call costs what every later one costs. The forward tensors a backward needs (ReLU masks, BN's
+normalised values, conv inputs) are computed once, in the forward, and shared by every chunk.
+
+A layer joins by offering `jacobian_forward(inputs, rows)` -> (outputs, backward) (composites:
+the ops, edges, cells and networks of the spaces); the Keras layers they are built from are
+handled here (`forward`). The networks' `logit_sum_jacobian` runs the whole thing.
+Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample
+Jacobians); README "Faithful to the reference".
+"""
+
+import keras
+import tensorflow as tf
+
+from tenas_tf.spaces import pfor_gradients
+
+
+class Rows:
+  """The Jacobian rows of the parameters, as the backward passes add them, chunk after chunk."""
+
+  def __init__(self):
+    self._chunks = {}  # id(variable) -> [K, ...] row blocks, in the order the chunks ran
+
+  def add(self, variable, rows):
+    self._chunks.setdefault(id(variable), []).append(rows)
+
+  def stacked(self, variables, n):
+    """Per variable of `variables`, its [n, size] rows; zeros for one no backward reached (an op
+    skipped because it is dead)."""
+    return [tf.reshape(tf.concat(self._chunks[id(v)], 0), [n, -1]) if id(v) in self._chunks
+            else tf.zeros([n, int(tf.size(v))]) for v in variables]
+
+
+def _fold(cotangents):
+  """[K, n, ...] -> [K * n, ...]: K cotangent batches as one batch for the conv and pool ops."""
+  return tf.reshape(cotangents, tf.concat([[-1], tf.shape(cotangents)[2:]], 0))
+
+
+def _unfold(folded, k):
+  return tf.reshape(folded, tf.concat([[k, -1], tf.shape(folded)[1:]], 0))
+
+
+def chain(*backwards):
+  """The backward of layers run in sequence, given their backwards last layer first (None: a
+  layer that is absent)."""
+  backwards = [b for b in backwards if b is not None]
+
+  def backward(cotangents):
+    for step in backwards:
+      cotangents = step(cotangents)
+    return cotangents
+  return backward
+
+
+def sequence(layers, inputs, rows):
+  """Runs `layers` (None entries skipped) one after another: (outputs, backward)."""
+  backwards = []
+  for layer in layers:
+    if layer is not None:
+      inputs, backward = forward(layer, inputs, rows)
+      backwards.append(backward)
+  return inputs, chain(*reversed(backwards))
+
+
+def added(branches):
+  """Sums branch outputs: given [(outputs, backward)], (sum, backward feeding each branch the
+  cotangent and summing their input cotangents)."""
+  outputs = [o for o, _ in branches]
+  total = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
+
+  def backward(cotangents):
+    inputs = [b(cotangents) for _, b in branches]
+    return inputs[0] if len(inputs) == 1 else tf.add_n(inputs)
+  return total, backward
+
+
+def zeros(outputs_like, inputs):
+  """Zeros shaped like `outputs_like`, whose backward gives zero cotangents to `inputs`."""
+  def backward(cotangents):
+    return tf.zeros(tf.concat([tf.shape(cotangents)[:1], tf.shape(inputs)], 0), inputs.dtype)
+  return tf.zeros_like(outputs_like), backward
+
+
+def relu(x):
+  mask = tf.cast(x > 0, x.dtype)
+
+  def backward(cotangents):
+    return cotangents * mask
+  return tf.nn.relu(x), backward
+
+
+def conv2d(x, layer, rows, input_cotangents=True):
+  """A `keras.layers.Conv2D` without bias (the only kind the spaces build): rows of its kernel.
+
+  `input_cotangents=False` (a network's first layer) skips the input's cotangents: its backward
+  returns None.
+  """
+  if layer.use_bias or layer.groups != 1:
+    raise NotImplementedError(f"{layer.name}: conv with bias or groups")
+  kernel = tf.convert_to_tensor(layer.kernel)
+  strides = [1, *layer.strides, 1]
+  dilations = [1, *layer.dilation_rate, 1]
+  padding = layer.padding.upper()
+  y = tf.nn.conv2d(x, kernel, strides, padding, dilations=dilations)
+  kh, kw, c_in, c_out = kernel.shape
+  # Patches of the input in the kernel's (row, column, channel) order: the kernel's rows of all
+  # K cotangents are one matrix product, patches^T [kh kw c_in, m] @ cotangents [m, K c_out].
+  patches = x if (kh, kw) == (1, 1) and strides == [1, 1, 1, 1] else tf.image.extract_patches(
+      x, [1, kh, kw, 1], strides, dilations, padding)
+  patches = tf.reshape(patches, [-1, kh * kw * c_in])
+  input_shape = tf.shape(x)
+
+  def backward(cotangents):
+    k = tf.shape(cotangents)[0]
+    per_position = tf.reshape(tf.transpose(tf.reshape(cotangents, [k, -1, c_out]), [1, 0, 2]),
+                              [-1, k * c_out])
+    kernel_rows = tf.matmul(patches, per_position, transpose_a=True)  # [kh kw c_in, K c_out]
+    rows.add(layer.kernel, tf.transpose(tf.reshape(kernel_rows, [-1, k, c_out]), [1, 0, 2]))
+    if not input_cotangents:
+      return None
+    folded = tf.raw_ops.Conv2DBackpropInput(
+        input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=kernel,
+        out_backprop=_fold(cotangents), strides=strides, padding=padding, dilations=dilations)
+    return _unfold(folded, k)
+  return y, backward
+
+
+def batch_norm(x, layer, rows):
+  """BatchNorm on the batch's statistics (training mode) over all axes but the last: rows of its
+  gamma. With x_hat normalised and m values per channel, for each cotangent dy:
+  dgamma = sum(dy * x_hat), dbeta = sum(dy),
+  dx = gamma / sqrt(var + eps) * dy - gamma / sqrt(var + eps) * (dbeta + x_hat * dgamma) / m.
+  Both sums of all K cotangents come from one matrix product with the basis
+  [1 (x) I, x_hat (x) I] ([size, 2C]), and the correction from one with its transpose: two
+  passes over the cotangents where the elementwise form makes about six (the elementwise form
+  where the basis would be large, `pfor_gradients.basis_fits`).
+  The moving statistics are not updated: no indicator reads them."""
+  axes = list(range(x.shape.rank - 1))
+  channels = x.shape[-1]
+  mean, variance = tf.nn.moments(x, axes)
+  inv_std = tf.math.rsqrt(variance + layer.epsilon)
+  x_hat = (x - mean) * inv_std
+  gamma = tf.convert_to_tensor(layer.gamma) if layer.scale else None
+  y = x_hat if gamma is None else x_hat * gamma
+  if layer.center:
+    y = y + tf.convert_to_tensor(layer.beta)
+  scale = inv_std if gamma is None else gamma * inv_std
+  count = tf.cast(tf.size(x) // channels, x.dtype)
+  basis = (pfor_gradients.statistics_basis(x_hat, channels)
+           if pfor_gradients.basis_fits(x.shape, channels) else None)
+  sum_axes = [axis + 1 for axis in axes]
+  expand = tuple([slice(None)] + [None] * len(axes))  # [K, C] -> [K, 1, ..., 1, C]
+
+  def backward(cotangents):
+    k = tf.shape(cotangents)[0]
+    if basis is not None:
+      sums = tf.matmul(tf.reshape(cotangents, [k, -1]), basis)  # [K, 2C]: dbeta, dgamma
+      sum_dy_x_hat = sums[:, channels:]
+      correction = tf.matmul(sums * tf.tile(scale / count, [2]), basis, transpose_b=True)
+      correction = tf.reshape(correction, tf.shape(cotangents))
+    else:
+      sum_dy = tf.reduce_sum(cotangents, sum_axes)
+      sum_dy_x_hat = tf.reduce_sum(cotangents * x_hat, sum_axes)
+      correction = scale * (sum_dy[expand] + x_hat * sum_dy_x_hat[expand]) / count
+    if gamma is not None:
+      rows.add(layer.gamma, sum_dy_x_hat)
+    return cotangents * scale - correction
+  return y, backward
+
+
+def avg_pool(x, size, strides, padding):
+  """TensorFlow's average pool (its 'SAME' excludes the padded cells from each mean)."""
+  y = tf.nn.avg_pool2d(x, size, strides, padding)
+  input_shape = tf.shape(x)
+  # For the 3x3 'SAME' pool: dx = window_sum(dy / count) = avg_pool(dy / count) * count, count
+  # the in-bounds cells of each window; pooling forward is several times faster than AvgPoolGrad.
+  if (size, strides, padding) == (3, 1, "SAME"):
+    ones = tf.ones_like(x[:1, :, :, :1])
+    count = 9.0 * tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, 1, "VALID")
+  else:
+    count = None
+
+  def backward(cotangents):
+    k = tf.shape(cotangents)[0]
+    if count is not None:
+      return _unfold(tf.nn.avg_pool2d(_fold(cotangents) / count, 3, 1, "SAME") * count, k)
+    folded = tf.raw_ops.AvgPoolGrad(
+        orig_input_shape=tf.concat([[k * input_shape[0]], input_shape[1:]], 0),
+        grad=_fold(cotangents), ksize=[1, size, size, 1], strides=[1, strides, strides, 1],
+        padding=padding)
+    return _unfold(folded, k)
+  return y, backward
+
+
+def zero_pad(x, padding):
+  """`tf.pad` of H and W by ((top, bottom), (left, right))."""
+  (top, bottom), (left, right) = padding
+  y = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+  height, width = y.shape[1], y.shape[2]
+
+  def backward(cotangents):
+    return cotangents[:, :, top:height - bottom, left:width - right]
+  return y, backward
+
+
+def divided(x, divisor):
+  """x / divisor for a Python number."""
+  def backward(cotangents):
+    return cotangents / divisor
+  return x / divisor, backward
+
+
+def global_average_pool(x):
+  height, width = x.shape[1], x.shape[2]
+
+  def backward(cotangents):
+    expanded = cotangents[:, :, None, None, :] / float(height * width)
+    return tf.broadcast_to(expanded, tf.concat([tf.shape(cotangents)[:2], tf.shape(x)[1:]], 0))
+  return tf.reduce_mean(x, [1, 2]), backward
+
+
+def dense(x, layer, rows):
+  """`keras.layers.Dense` on [n, features]: rows of its kernel (not its bias)."""
+  kernel = tf.convert_to_tensor(layer.kernel)
+  y = tf.matmul(x, kernel)
+  if layer.use_bias:
+    y = y + tf.convert_to_tensor(layer.bias)
+
+  def backward(cotangents):
+    rows.add(layer.kernel, tf.matmul(x[None], cotangents, transpose_a=True))
+    return tf.matmul(cotangents, kernel, transpose_b=True)
+  return y, backward
+
+
+def forward(layer, inputs, rows):
+  """(outputs, backward) of `layer` in training mode.
+
+  A layer of the spaces runs its own `jacobian_forward`; the Keras layers they are built from are
+  handled here. Raises NotImplementedError for any other layer.
+  """
+  if hasattr(layer, "jacobian_forward"):
+    return layer.jacobian_forward(inputs, rows)
+  if isinstance(layer, keras.layers.ReLU):
+    return relu(inputs)
+  if isinstance(layer, keras.layers.BatchNormalization):
+    return batch_norm(inputs, layer, rows)
+  if isinstance(layer, keras.layers.Conv2D):
+    return conv2d(inputs, layer, rows)
+  if isinstance(layer, keras.layers.Dense):
+    return dense(inputs, layer, rows)
+  if isinstance(layer, keras.layers.ZeroPadding2D):
+    return zero_pad(inputs, layer.padding)
+  if isinstance(layer, keras.layers.AveragePooling2D):
+    return avg_pool(inputs, layer.pool_size[0], layer.strides[0], layer.padding.upper())
+  if isinstance(layer, keras.layers.GlobalAveragePooling2D):
+    return global_average_pool(inputs)
+  raise NotImplementedError(f"no batched backward for {type(layer).__name__} {layer.name!r}")
+
+
+def logit_sum_jacobian(network_forward, images, variables, chunk_size):
+  """Rows of J: per variable, [n, size], row i the gradient of sample i's logit sum.
+
+  Args:
+    network_forward: (images, rows) -> (logits [n, classes], backward), a network's forward.
+    images: [n, H, W, C].
+    variables: the parameters to return rows of, in this order.
+    chunk_size: cotangents per backward pass (fewer: less memory; the values do not change).
+  """
+  images = tf.convert_to_tensor(images, tf.float32)
+  rows = Rows()
+  logits, backward = network_forward(images, rows)
+  n, classes = logits.shape
+  for start in range(0, n, chunk_size):
+    # Cotangent k is e_k (x) ones(classes): the gradient of sample k's logit sum.
+    picks = tf.one_hot(tf.range(start, min(start + chunk_size, n)), n)
+    backward(tf.tile(picks[:, :, None], [1, 1, classes]))
+  return rows.stacked(variables, n)
