@@ -98,6 +98,21 @@ def relu(x):
   return tf.nn.relu(x), backward
 
 
+def _kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations):
+  """[K, kh, kw, c_in, c_out]: the kernel gradient of a conv of `x` for each of K cotangents
+  [K, n, h, w, c_out], from ONE `Conv2DBackpropFilter` with the K cotangents side by side as
+  K * c_out output channels."""
+  k = tf.shape(cotangents)[0]
+  c_out = kernel_shape[-1]
+  side_by_side = tf.reshape(tf.transpose(cotangents, [1, 2, 3, 0, 4]),
+                            tf.concat([tf.shape(cotangents)[1:4], [k * c_out]], 0))
+  rows = tf.raw_ops.Conv2DBackpropFilter(
+      input=x, filter_sizes=tf.concat([kernel_shape[:3], [k * c_out]], 0),
+      out_backprop=side_by_side, strides=strides, padding=padding, dilations=dilations)
+  return tf.transpose(tf.reshape(rows, tf.concat([kernel_shape[:3], [k, c_out]], 0)),
+                      [3, 0, 1, 2, 4])
+
+
 def conv2d(x, layer, rows, input_cotangents=True):
   """A `keras.layers.Conv2D` without bias (the only kind the spaces build): rows of its kernel.
 
@@ -111,27 +126,105 @@ def conv2d(x, layer, rows, input_cotangents=True):
   dilations = [1, *layer.dilation_rate, 1]
   padding = layer.padding.upper()
   y = tf.nn.conv2d(x, kernel, strides, padding, dilations=dilations)
-  kh, kw, c_in, c_out = kernel.shape
-  # Patches of the input in the kernel's (row, column, channel) order: the kernel's rows of all
-  # K cotangents are one matrix product, patches^T [kh kw c_in, m] @ cotangents [m, K c_out].
-  patches = x if (kh, kw) == (1, 1) and strides == [1, 1, 1, 1] else tf.image.extract_patches(
-      x, [1, kh, kw, 1], strides, dilations, padding)
-  patches = tf.reshape(patches, [-1, kh * kw * c_in])
+  input_shape = tf.shape(x)
+
+  def backward(cotangents):
+    kernel_rows, inputs = _conv_backward(cotangents, x, kernel, strides, padding, dilations,
+                                         input_cotangents)
+    rows.add(layer.kernel, kernel_rows)
+    return inputs
+  return y, backward
+
+
+@tf.function(reduce_retracing=True)
+def _conv_backward(cotangents, x, kernel, strides, padding, dilations, input_cotangents):
+  k = tf.shape(cotangents)[0]
+  kernel_rows = _kernel_rows(x, tf.shape(kernel), cotangents, strides, padding, dilations)
+  if not input_cotangents:
+    return kernel_rows, None
+  input_shape = tf.shape(x)
+  folded = tf.raw_ops.Conv2DBackpropInput(
+      input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=kernel,
+      out_backprop=_fold(cotangents), strides=strides, padding=padding, dilations=dilations)
+  return kernel_rows, _unfold(folded, k)
+
+
+def depthwise_conv2d(x, layer, rows, strides=1):
+  """A `keras.layers.DepthwiseConv2D` (multiplier 1, no bias) on an already padded `x`: the
+  stride-1 'valid' window (dilated by the layer's rate), then every `strides`-th output, as
+  `tenas_tf.spaces.depthwise.depthwise_conv2d` computes it. Rows of its kernel.
+
+  Computed as the dense conv with the block-diagonal kernel (C times the depthwise work: nothing
+  for the indicator nets' 1-4 channels), whose ops take a batch of cotangents in one call each and
+  run dilated on a CPU; the kernel's rows are the diagonal of the dense kernel's.
+  """
+  if layer.use_bias or layer.depth_multiplier != 1:
+    raise NotImplementedError(f"{layer.name}: depthwise conv with bias or multiplier")
+  kernel = tf.convert_to_tensor(layer.kernel)  # [kh, kw, C, 1]
+  channels = kernel.shape[2]
+  dense_kernel = kernel * tf.eye(channels)  # [kh, kw, C, C]
+  dilations = [1, *layer.dilation_rate, 1]
+  unit = [1, 1, 1, 1]
+  full = tf.nn.conv2d(x, dense_kernel, unit, "VALID", dilations=dilations)
+  y = full[:, ::strides, ::strides, :] if strides > 1 else full
+
+  def backward(cotangents):
+    kernel_rows, inputs = _depthwise_backward(cotangents, x, dense_kernel, full, strides,
+                                              dilations)
+    rows.add(layer.kernel, kernel_rows)
+    return inputs
+  return y, backward
+
+
+@tf.function(reduce_retracing=True)
+def _depthwise_backward(cotangents, x, dense_kernel, full, strides, dilations):
+  k = tf.shape(cotangents)[0]
+  unit = [1, 1, 1, 1]
+  if strides > 1:
+    full_size = tf.concat([[k], tf.shape(full)], 0)
+    cotangents = tf.raw_ops.StridedSliceGrad(
+        shape=full_size, begin=[0, 0, 0, 0, 0], end=full_size,
+        strides=[1, 1, strides, strides, 1], dy=cotangents)
+  dense_rows = _kernel_rows(x, tf.shape(dense_kernel), cotangents, unit, "VALID", dilations)
+  input_shape = tf.shape(x)
+  folded = tf.raw_ops.Conv2DBackpropInput(
+      input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=dense_kernel,
+      out_backprop=_fold(cotangents), strides=unit, padding="VALID", dilations=dilations)
+  return tf.linalg.diag_part(dense_rows)[..., None], _unfold(folded, k)
+
+
+def max_pool(x, strides, padding):
+  """TensorFlow's 3x3 max pool; each window's cotangent goes to its (first) largest input."""
+  y, argmax = tf.nn.max_pool_with_argmax(x, 3, strides, padding, include_batch_in_index=True)
+  size = tf.size(x, out_type=tf.int64)
+  winners = tf.reshape(argmax, [-1])
   input_shape = tf.shape(x)
 
   def backward(cotangents):
     k = tf.shape(cotangents)[0]
-    per_position = tf.reshape(tf.transpose(tf.reshape(cotangents, [k, -1, c_out]), [1, 0, 2]),
-                              [-1, k * c_out])
-    kernel_rows = tf.matmul(patches, per_position, transpose_a=True)  # [kh kw c_in, K c_out]
-    rows.add(layer.kernel, tf.transpose(tf.reshape(kernel_rows, [-1, k, c_out]), [1, 0, 2]))
-    if not input_cotangents:
-      return None
-    folded = tf.raw_ops.Conv2DBackpropInput(
-        input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=kernel,
-        out_backprop=_fold(cotangents), strides=strides, padding=padding, dilations=dilations)
-    return _unfold(folded, k)
+    per_output = tf.transpose(tf.reshape(cotangents, [k, -1]))  # [outputs, K]
+    per_input = tf.math.unsorted_segment_sum(per_output, winners, size)  # [inputs, K]
+    return tf.reshape(tf.transpose(per_input), tf.concat([[k], input_shape], 0))
   return y, backward
+
+
+def shifted(x):
+  """x[i + 1, j + 1], zero past the bottom and right borders (`FactorizedReduce`'s second conv)."""
+  def backward(cotangents):
+    return tf.pad(cotangents[:, :, :-1, :-1], [[0, 0], [0, 0], [1, 0], [1, 0], [0, 0]])
+  return tf.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]]), backward
+
+
+def concatenated(branches):
+  """Concatenates branch outputs along channels: given [(outputs, backward)], (concatenation,
+  backward feeding each branch its channels' cotangents, returning their list)."""
+  outputs = [o for o, _ in branches]
+  widths = [int(o.shape[-1]) for o in outputs]
+
+  def backward(cotangents):
+    parts = tf.split(cotangents, widths, axis=-1)
+    return [branch_backward(part) for (_, branch_backward), part in zip(branches, parts)]
+  return tf.concat(outputs, axis=-1), backward
 
 
 def batch_norm(x, layer, rows):
@@ -146,35 +239,51 @@ def batch_norm(x, layer, rows):
   The moving statistics are not updated: no indicator reads them."""
   axes = list(range(x.shape.rank - 1))
   channels = x.shape[-1]
-  mean, variance = tf.nn.moments(x, axes)
-  inv_std = tf.math.rsqrt(variance + layer.epsilon)
-  x_hat = (x - mean) * inv_std
   gamma = tf.convert_to_tensor(layer.gamma) if layer.scale else None
-  y = x_hat if gamma is None else x_hat * gamma
-  if layer.center:
-    y = y + tf.convert_to_tensor(layer.beta)
-  scale = inv_std if gamma is None else gamma * inv_std
+  beta = tf.convert_to_tensor(layer.beta) if layer.center else None
+  with_basis = pfor_gradients.basis_fits(x.shape, channels)
+  y, x_hat, scale, basis = _normalized(x, gamma, beta, layer.epsilon,
+                                       channels if with_basis else 0)
   count = tf.cast(tf.size(x) // channels, x.dtype)
-  basis = (pfor_gradients.statistics_basis(x_hat, channels)
-           if pfor_gradients.basis_fits(x.shape, channels) else None)
   sum_axes = [axis + 1 for axis in axes]
   expand = tuple([slice(None)] + [None] * len(axes))  # [K, C] -> [K, 1, ..., 1, C]
 
   def backward(cotangents):
-    k = tf.shape(cotangents)[0]
     if basis is not None:
-      sums = tf.matmul(tf.reshape(cotangents, [k, -1]), basis)  # [K, 2C]: dbeta, dgamma
-      sum_dy_x_hat = sums[:, channels:]
-      correction = tf.matmul(sums * tf.tile(scale / count, [2]), basis, transpose_b=True)
-      correction = tf.reshape(correction, tf.shape(cotangents))
+      sum_dy_x_hat, inputs = _batch_norm_backward_by_basis(cotangents, basis, scale, count)
     else:
       sum_dy = tf.reduce_sum(cotangents, sum_axes)
       sum_dy_x_hat = tf.reduce_sum(cotangents * x_hat, sum_axes)
       correction = scale * (sum_dy[expand] + x_hat * sum_dy_x_hat[expand]) / count
+      inputs = cotangents * scale - correction
     if gamma is not None:
       rows.add(layer.gamma, sum_dy_x_hat)
-    return cotangents * scale - correction
+    return inputs
   return y, backward
+
+
+@tf.function(reduce_retracing=True)
+def _normalized(x, gamma, beta, epsilon, basis_channels):
+  """BN's forward: (y, x_hat, gamma / sqrt(var + eps), the statistics basis of `basis_channels`
+  channels, or None for 0)."""
+  mean, variance = tf.nn.moments(x, list(range(x.shape.rank - 1)))
+  inv_std = tf.math.rsqrt(variance + epsilon)
+  x_hat = (x - mean) * inv_std
+  y = x_hat if gamma is None else x_hat * gamma
+  if beta is not None:
+    y = y + beta
+  scale = inv_std if gamma is None else gamma * inv_std
+  basis = pfor_gradients.statistics_basis(x_hat, basis_channels) if basis_channels else None
+  return y, x_hat, scale, basis
+
+
+@tf.function(reduce_retracing=True)
+def _batch_norm_backward_by_basis(cotangents, basis, scale, count):
+  k = tf.shape(cotangents)[0]
+  channels = tf.shape(scale)[0]
+  sums = tf.matmul(tf.reshape(cotangents, [k, -1]), basis)  # [K, 2C]: dbeta, dgamma
+  correction = tf.matmul(sums * tf.tile(scale / count, [2]), basis, transpose_b=True)
+  return sums[:, channels:], cotangents * scale - tf.reshape(correction, tf.shape(cotangents))
 
 
 def avg_pool(x, size, strides, padding):
@@ -201,10 +310,10 @@ def avg_pool(x, size, strides, padding):
   return y, backward
 
 
-def zero_pad(x, padding):
-  """`tf.pad` of H and W by ((top, bottom), (left, right))."""
+def pad(x, padding, value=0.0):
+  """`tf.pad` of H and W by ((top, bottom), (left, right)) with `value`."""
   (top, bottom), (left, right) = padding
-  y = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+  y = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=value)
   height, width = y.shape[1], y.shape[2]
 
   def backward(cotangents):
@@ -258,7 +367,7 @@ def forward(layer, inputs, rows):
   if isinstance(layer, keras.layers.Dense):
     return dense(inputs, layer, rows)
   if isinstance(layer, keras.layers.ZeroPadding2D):
-    return zero_pad(inputs, layer.padding)
+    return pad(inputs, layer.padding)
   if isinstance(layer, keras.layers.AveragePooling2D):
     return avg_pool(inputs, layer.pool_size[0], layer.strides[0], layer.padding.upper())
   if isinstance(layer, keras.layers.GlobalAveragePooling2D):

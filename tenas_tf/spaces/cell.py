@@ -275,6 +275,24 @@ class DartsCell(Cell):
     states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
     return tf.concat(self._run_nodes(states, alive, training)[2:], axis=-1)
 
+  def jacobian_forward(self, inputs, rows, alive=None):
+    """Training-mode (outputs, backward) for `batched_backward`; `alive`: [14, 8] numpy or None.
+    The backward returns the cotangents of [s0, s1]."""
+    preprocessed = [batched_backward.forward(layer, state, rows)
+                    for layer, state in zip((self.preprocess0, self.preprocess1), inputs)]
+    states, nodes_backward = self._jacobian_nodes([p for p, _ in preprocessed], rows, alive)
+    outputs, split = batched_backward.concatenated(
+        [(node, lambda cotangents: cotangents) for node in states[2:]])
+
+    def backward(cotangents):
+      per_input = nodes_backward([None, None] + split(cotangents))
+      # An input no built edge reads (a genotype's network) gets zero cotangents.
+      return [tf.zeros(tf.concat([tf.shape(cotangents)[:1], tf.shape(state)], 0))
+              if flowing is None else preprocess_backward(flowing)
+              for state, flowing, (_, preprocess_backward)
+              in zip(inputs, per_input, preprocessed)]
+    return outputs, backward
+
   def compute_output_shape(self, input_shape):
     s1_shape = self.preprocess1.compute_output_shape(tuple(input_shape[1]))
     # Edge 0 feeds node 0 from a cell input: it has the cell's stride.

@@ -17,6 +17,7 @@ import tensorflow as tf
 import keras
 
 from tenas_tf import checks
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import depthwise
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import ops as ops_lib
@@ -88,6 +89,20 @@ class DilConv(ops_lib.PreActivationConv):
                                    same_padding)
     return self.bn(self.pointwise(y), training=training)
 
+  def jacobian_forward(self, inputs, rows):
+    """Training-mode (outputs, backward) for `batched_backward`."""
+    x, relu_backward = batched_backward.forward(self.relu, inputs, rows)
+    if self.pad is None:
+      same = self.dilation_rate * (self.kernel_size - 1) // 2
+      x, pad_backward = batched_backward.pad(x, ((same, same), (same, same)))
+    else:
+      x, pad_backward = batched_backward.forward(self.pad, x, rows)
+    y, depthwise_backward = batched_backward.depthwise_conv2d(x, self.depthwise, rows,
+                                                              self.strides)
+    outputs, rest_backward = batched_backward.sequence([self.pointwise, self.bn], y, rows)
+    return outputs, batched_backward.chain(rest_backward, depthwise_backward, pad_backward,
+                                           relu_backward)
+
   def compute_output_shape(self, input_shape):
     mid = self.depthwise.compute_output_shape(self._padded_shape(input_shape))
     return tuple(mid[:3]) + (self.filters,)
@@ -135,6 +150,10 @@ class SepConv(keras.layers.Layer):
 
   def call(self, inputs, training=None):
     return self.second(self.first(inputs, training=training), training=training)
+
+  def jacobian_forward(self, inputs, rows):
+    """Training-mode (outputs, backward) for `batched_backward`."""
+    return batched_backward.sequence([self.first, self.second], inputs, rows)
 
   def compute_output_shape(self, input_shape):
     return self.second.compute_output_shape(self.first.compute_output_shape(input_shape))
@@ -193,6 +212,21 @@ class FactorizedReduce(keras.layers.Layer):
     y = tf.concat([self.conv_1(x), self.conv_2(shifted)], axis=-1)
     return self.bn(y, training=training)
 
+  def jacobian_forward(self, inputs, rows):
+    """Training-mode (outputs, backward) for `batched_backward`."""
+    x, relu_backward = batched_backward.forward(self.relu, inputs, rows)
+    moved, unshift = batched_backward.shifted(x)
+    second, second_backward = batched_backward.forward(self.conv_2, moved, rows)
+    joined, split = batched_backward.concatenated([
+        batched_backward.forward(self.conv_1, x, rows),
+        (second, batched_backward.chain(second_backward, unshift))])
+    outputs, bn_backward = batched_backward.forward(self.bn, joined, rows)
+
+    def backward(cotangents):
+      first_part, second_part = split(bn_backward(cotangents))
+      return relu_backward(first_part + second_part)
+    return outputs, backward
+
   def compute_output_shape(self, input_shape):
     return tuple(self.conv_1.compute_output_shape(input_shape)[:3]) + (self.filters,)
 
@@ -219,6 +253,15 @@ class MaxPool3x3(ops_lib.StridedOp):
       return tf.nn.max_pool2d(inputs, 3, 1, "SAME")
     padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=-float("inf"))
     return tf.nn.max_pool2d(padded, 3, self.strides, "VALID")
+
+  def jacobian_forward(self, inputs, rows):
+    """(outputs, backward) for `batched_backward`."""
+    del rows  # no weights
+    if self.strides == 1:
+      return batched_backward.max_pool(inputs, 1, "SAME")
+    padded, unpad = batched_backward.pad(inputs, ((1, 1), (1, 1)), value=-float("inf"))
+    outputs, unpool = batched_backward.max_pool(padded, self.strides, "VALID")
+    return outputs, batched_backward.chain(unpool, unpad)
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)

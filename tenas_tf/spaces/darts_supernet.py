@@ -83,6 +83,29 @@ class DartsSearchNetwork(supernet.SearchNetwork):
       s0, s1 = s1, cell([s0, s1], self.alive[darts.CELL_TYPES.index(kind)], training=training)
     return self._head(s1, training)
 
+  def jacobian_forward(self, images, rows):
+    """`call` in training mode for `batched_backward`, eagerly: (logits, backward)."""
+    alive = self.alive.numpy() > 0
+    stem, stem_backward = self._jacobian_stem(images, rows)
+    states = [stem]  # the stem's output, then each cell's
+    cell_backwards = []
+    for index, (kind, cell) in enumerate(zip(self.cells, self.cell_layers)):
+      sources = (max(index - 1, 0), index)  # s0, s1: two cells back and one back
+      outputs, backward = cell.jacobian_forward([states[i] for i in sources], rows,
+                                                alive[darts.CELL_TYPES.index(kind)])
+      states.append(outputs)
+      cell_backwards.append((sources, backward))
+    logits, head_backward = self._jacobian_head(states[-1], rows)
+
+    def backward(cotangents):
+      per_state = [None] * (len(states) - 1) + [head_backward(cotangents)]
+      for index in reversed(range(len(cell_backwards))):
+        sources, cell_backward = cell_backwards[index]
+        for source, flowing in zip(sources, cell_backward(per_state[index + 1])):
+          per_state[source] = flowing if per_state[source] is None else per_state[source] + flowing
+      return stem_backward(per_state[0])
+    return logits, backward
+
   def get_config(self):
     config = super().get_config()
     config.update(channels=self.channels, cells=list(self.cells),

@@ -206,7 +206,7 @@ class MixedEdge(keras.layers.Layer):
       live = [layer for column, layer in zip(self._columns, self.op_layers) if alive[column]]
       count = max(float(sum(alive)), 1.0)
     branches = [batched_backward.forward(layer, inputs, rows) for layer in live
-                if not isinstance(layer, ops_lib.Zero)]
+                if not isinstance(layer, (ops_lib.Zero, darts_ops.StridedZero))]
     if not branches:
       return batched_backward.zeros(self._strided(inputs), inputs)
     total, backward = batched_backward.added(branches)

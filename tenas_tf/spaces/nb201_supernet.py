@@ -20,8 +20,6 @@ from tenas_tf.spaces import ops as ops_lib
 from tenas_tf.spaces import supernet
 
 _SERIAL_PACKAGE = "tenas_tf"
-# Cotangents per backward pass of `logit_sum_jacobian`.
-JACOBIAN_CHUNK = 24
 
 
 def body_plan(channels, cells_per_stage):
@@ -106,14 +104,6 @@ class NB201SearchNetwork(supernet.SearchNetwork):
       backwards.append(backward)
     logits, head_backward = self._jacobian_head(x, rows)
     return logits, batched_backward.chain(head_backward, *reversed(backwards))
-
-  def logit_sum_jacobian(self, images, variables, chunk_size=JACOBIAN_CHUNK):
-    """Per variable of `variables` (a subset of the conv kernels, BN gammas and dense kernel),
-    the [n, size] Jacobian of each image's logit sum, BatchNorm on the batch's statistics: the
-    rows of the NTK (`tenas_tf.indicators.ntk_gram`), with no tracing (`batched_backward`).
-    `chunk_size` cotangents go through each backward pass."""
-    return batched_backward.logit_sum_jacobian(self.jacobian_forward, images, variables,
-                                               chunk_size)
 
   def get_config(self):
     config = super().get_config()

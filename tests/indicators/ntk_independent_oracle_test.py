@@ -1,7 +1,7 @@
 """The NTK of the search spaces' supernets against an oracle that shares no gradient code with it.
 
-The NB201 networks' `ntk_gram(method="jacobian")` runs their hand-written batched backward
-(`spaces.batched_backward`); `method="pfor"` (and DARTS' "jacobian") differentiates through the
+The search networks' `ntk_gram(method="jacobian")` runs their hand-written batched backward
+(`spaces.batched_backward`); `method="pfor"` differentiates through the
 hand-written, pfor-friendly gradients of `tenas_tf.spaces` (`pfor_gradients`, `depthwise`). Here
 the oracle is the per-sample loop run inside `spaces.tensorflow_gradients()`, where the layers
 use plain TensorFlow / Keras ops and TensorFlow's own gradients. The nets are cut-down NTK
@@ -41,7 +41,8 @@ _NB201_DEAD = ((0, "skip_connect"), (2, "nor_conv_3x3"), (5, "nor_conv_3x3"))
 # (`skip_connect` is then a `FactorizedReduce`), 4 an intermediate node at stride 1; the other
 # edges are empty.
 _DARTS_BUILT = {0: ("sep_conv_3x3", "skip_connect"), 1: ("dil_conv_3x3", "avg_pool_3x3"),
-                2: ("max_pool_3x3",), 4: ("sep_conv_3x3", "avg_pool_3x3", "dil_conv_3x3")}
+                2: ("max_pool_3x3",),
+                4: ("sep_conv_3x3", "avg_pool_3x3", "dil_conv_3x3", "max_pool_3x3")}
 _DARTS_DEAD = ((4, "sep_conv_3x3"),)
 
 
@@ -104,7 +105,8 @@ class IndependentOracleTest(tf.test.TestCase):
     cls.nets = {"nb201": _nb201_net(), "darts": _darts_net()}
 
   def test_jacobian_equals_loop_of_tensorflows_gradients(self):
-    for name, method in (("nb201", "jacobian"), ("nb201", "pfor"), ("darts", "jacobian")):
+    for name, method in (("nb201", "jacobian"), ("nb201", "pfor"), ("darts", "jacobian"),
+                         ("darts", "pfor")):
       with self.subTest(f"{name} {method}"):
         jacobian, oracle = _jacobian_and_oracle(self.nets[name], method)
         self.assertGreater(np.min(np.diag(oracle)), 0.0)
