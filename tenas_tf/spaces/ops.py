@@ -243,7 +243,7 @@ class AvgPool3x3(StridedOp):
     del rows  # no weights
     if self.strides == 1:
       return batched_backward.avg_pool(inputs, 3, 1, "SAME")
-    padded, unpad = batched_backward.zero_pad(inputs, ((1, 1), (1, 1)))
+    padded, unpad = batched_backward.pad(inputs, ((1, 1), (1, 1)))
     window_mean, unpool = batched_backward.avg_pool(padded, 3, self.strides, "VALID")
     ones = tf.ones_like(inputs[:1, :, :, :1])
     valid_fraction = tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, self.strides, "VALID")
