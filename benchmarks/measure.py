@@ -13,7 +13,8 @@ NTK batch and one linear-region count's samples of the real CIFAR-10 images, the
                            alive and with one op per edge (`single_path_op`), #LR every op alive;
   load_average             os.getloadavg() after the warm calls (a busy machine slows them).
 `--job=search`: one whole search through `tenas_tf.experiments.run_search` in a temporary run
-directory, in the reference batch mode or with common batches; search_s is its wall time.
+directory, in the reference batch mode or with common batches; search_s is its wall time,
+search_peak_rss_mb the peak resident memory of its process.
 
 Each job writes its figures as JSON to `--out`. Nothing here picks a device: TensorFlow places
 the work as it does for a search.
@@ -110,7 +111,9 @@ def measure_search(benchmark, source, mode):
     start = time.perf_counter()
     result = experiments.run_search(config, images, run_dir)
     seconds = time.perf_counter() - start
-  return {"search_s": seconds, "genotype": result["genotype"], "rounds": len(result["rounds"])}
+  # ru_maxrss is in KiB on Linux: the peak of the whole search's process.
+  return {"search_s": seconds, "genotype": result["genotype"], "rounds": len(result["rounds"]),
+          "search_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def main(argv):

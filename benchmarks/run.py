@@ -15,6 +15,8 @@ the real CIFAR-10 images of ../shared/data/cifar):
   search_s           a whole search, reference batch mode (a fresh batch per candidate)
   search_common_s    a whole search with --common_batches (left out, with search_s, by
                      --skip_search)
+  search_peak_rss_mb, search_common_peak_rss_mb
+                     peak resident memory of each whole search's process
 Every measurement runs in its own fresh process (`measure.py`), so first calls include tracing,
 memory figures are per process, and on a GPU no two processes hold the device at once. The
 figures are printed as a table and, with --json, written with the machine they ran on. A
@@ -50,7 +52,9 @@ _COLUMNS = (("ntk_first_s", "NTK first s", "{:.2f}"), ("ntk_s", "NTK s", "{:.3f}
             ("ntk_single_path_s", "NTK single path s", "{:.3f}"),
             ("lr_first_s", "#LR first s", "{:.2f}"), ("lr_s", "#LR s", "{:.3f}"),
             ("peak_rss_mb", "peak RSS MB", "{:.0f}"), ("search_s", "search s", "{:.1f}"),
-            ("search_common_s", "search common s", "{:.1f}"))
+            ("search_peak_rss_mb", "search peak RSS MB", "{:.0f}"),
+            ("search_common_s", "search common s", "{:.1f}"),
+            ("search_common_peak_rss_mb", "search common peak RSS MB", "{:.0f}"))
 
 
 def _measure(job, space, *args):
@@ -74,8 +78,10 @@ def benchmark_space(space):
   repeats = 2 if _SMOKE.value else _REPEATS.value
   figures = _measure("indicators", space, f"--repeats={repeats}")
   if not _SKIP_SEARCH.value:
-    figures["search_s"] = _measure("search", space, "--mode=reference")["search_s"]
-    figures["search_common_s"] = _measure("search", space, "--mode=common")["search_s"]
+    for mode, suffix in (("reference", ""), ("common", "_common")):
+      searched = _measure("search", space, f"--mode={mode}")
+      figures[f"search{suffix}_s"] = searched["search_s"]
+      figures[f"search{suffix}_peak_rss_mb"] = searched["search_peak_rss_mb"]
   figures["settings"] = suite_config.benchmark_of(space, _SMOKE.value).to_json()
   return figures
 
