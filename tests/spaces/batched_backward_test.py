@@ -1,0 +1,76 @@
+"""The search networks' batched-backward Jacobian: chunking changes nothing, and it is the Jacobian.
+
+`SearchNetwork.logit_sum_jacobian` sends the n cotangents through the backward in chunks of
+`chunk_size`; every chunking must give the same rows, and those rows must be the per-sample
+gradients that TensorFlow's own autodiff gives, one backward pass per sample, with the layers on
+plain TensorFlow ops (`spaces.tensorflow_gradients()`): an oracle that shares no code with it.
+"""
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from tenas_tf import indicators
+from tenas_tf import spaces
+from tests import testing_utils
+
+_IMAGES = tf.random.stateless_normal((5, 8, 8, 3), seed=(5, 6))
+# A conv + BN net: stem, one cell of 3x3 and 1x1 convs (one dead), a ResNet block, head.
+_BUILT = (("nor_conv_3x3", "nor_conv_1x1"),) * 6
+
+
+def _net():
+  net = spaces.NB201SearchNetwork(2, 1, 3, max_layers=2, built_ops=_BUILT, skip_dead_ops=True)
+  net(_IMAGES)
+  spaces.initialize(net, 3)
+  mask = net.buildable_mask.copy()
+  mask[0, 4, spaces.NB201_OPS.index("nor_conv_1x1")] = False
+  net.set_alive(mask)
+  return net
+
+
+def _per_sample_gradients(net, variables):
+  """[n, size] per variable: sample i's logit sum differentiated by TensorFlow, sample by sample,
+  BatchNorm on the whole batch's statistics."""
+  with spaces.tensorflow_gradients():
+    rows = [[] for _ in variables]
+    for i in range(int(_IMAGES.shape[0])):
+      with tf.GradientTape() as tape:
+        total = tf.reduce_sum(net(_IMAGES, training=True)[i])
+      for row, gradient, variable in zip(rows, tape.gradient(total, variables), variables):
+        row.append(np.zeros(variable.shape.num_elements(), np.float32) if gradient is None
+                   else tf.reshape(gradient, [-1]).numpy())
+  return [np.stack(row) for row in rows]
+
+
+class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.net = _net()
+    cls.variables = indicators.ntk_variables(cls.net)
+    cls.oracle = _per_sample_gradients(cls.net, cls.variables)
+
+  @parameterized.parameters(1, 2, 3, 5, 8)
+  def test_every_chunking_gives_the_per_sample_gradients(self, chunk_size):
+    rows = self.net.logit_sum_jacobian(_IMAGES, self.variables, chunk_size=chunk_size)
+    self.assertLen(rows, len(self.variables))
+    for variable, ours, oracle in zip(self.variables, rows, self.oracle):
+      self.assertAllClose(ours, oracle, msg=variable.path, **testing_utils.tolerance(np.float32))
+
+  def test_the_dead_op_has_zero_rows_and_the_live_ones_do_not(self):
+    rows = dict(zip((v.path for v in self.variables),
+                    self.net.logit_sum_jacobian(_IMAGES, self.variables)))
+    dead = [path for path in rows if "edge_1_to_3/nor_conv_1x1/" in path]
+    live = [path for path in rows if "edge_1_to_3/nor_conv_3x3/" in path]
+    self.assertNotEmpty(dead)
+    self.assertNotEmpty(live)
+    for path in dead:
+      self.assertAllEqual(rows[path], np.zeros_like(rows[path]), msg=path)
+    for path in live:
+      self.assertGreater(np.max(np.abs(rows[path])), 0.0, msg=path)
+
+
+if __name__ == "__main__":
+  tf.test.main()
