@@ -15,6 +15,8 @@ A dead op is exactly absent, in one of two ways (`skip_dead_ops`):
   changes a count of distinct patterns) and its output is multiplied by zero. The linear-region
   nets do this, because `num_linear_regions` records ReLU layer outputs by wrapping the layers'
   `call`, and a tensor made inside a `tf.cond` branch cannot be pulled out of it.
+The NTK's batched backward (`jacobian_forward`, `tenas_tf.spaces.batched_backward`) runs eagerly
+and reads the alive bits in Python: a dead op (and a `none` op, which adds zero) is not run.
 An edge with no alive op adds exactly zero. Edges built with fewer ops hold only those: the
 physically pruned network the masked supernet must match, as the tests check.
 Reference: TE-NAS (Chen et al., ICLR 2021) section 3.3, pruning by one op per edge at a time.

@@ -1,6 +1,6 @@
 """Which gradients the layers of the spaces use: the hand-written ones, or TensorFlow's own.
 
-The NTK's vectorised Jacobian runs through gradients written for pfor (`pfor_gradients`: ReLU,
+The NTK's traced Jacobian (`ntk_gram(method="pfor")`) runs through gradients written for pfor (`pfor_gradients`: ReLU,
 batch norm, conv + batch norm, the 3x3 average pool; `depthwise`: the depthwise conv). A test
 that compares it with a per-sample loop running through the same gradients cannot see a mistake
 in them. Inside `tensorflow_gradients()` the layers of `ops` and `darts_ops` compute the same
