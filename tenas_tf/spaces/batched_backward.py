@@ -194,17 +194,21 @@ def _depthwise_backward(cotangents, x, dense_kernel, full, strides, dilations):
 
 
 def max_pool(x, strides, padding):
-  """TensorFlow's 3x3 max pool; each window's cotangent goes to its (first) largest input."""
-  y, argmax = tf.nn.max_pool_with_argmax(x, 3, strides, padding, include_batch_in_index=True)
-  size = tf.size(x, out_type=tf.int64)
-  winners = tf.reshape(argmax, [-1])
-  input_shape = tf.shape(x)
+  """TensorFlow's 3x3 max pool; each window's cotangent goes to its (first) largest input.
+
+  The backward is `MaxPoolGrad` on the forward tensors repeated once per cotangent (the indicator
+  nets' pools are small): an op with deterministic kernels on CPU and GPU, which a scatter of the
+  argmax positions (`unsorted_segment_sum`) is not under TensorFlow's op determinism on a GPU.
+  """
+  y = tf.nn.max_pool2d(x, 3, strides, padding)
 
   def backward(cotangents):
     k = tf.shape(cotangents)[0]
-    per_output = tf.transpose(tf.reshape(cotangents, [k, -1]))  # [outputs, K]
-    per_input = tf.math.unsorted_segment_sum(per_output, winners, size)  # [inputs, K]
-    return tf.reshape(tf.transpose(per_input), tf.concat([[k], input_shape], 0))
+    folded = tf.raw_ops.MaxPoolGrad(
+        orig_input=tf.tile(x, [k, 1, 1, 1]), orig_output=tf.tile(y, [k, 1, 1, 1]),
+        grad=_fold(cotangents), ksize=[1, 3, 3, 1], strides=[1, strides, strides, 1],
+        padding=padding)
+    return _unfold(folded, k)
   return y, backward
 
 
