@@ -48,14 +48,16 @@ def _zeros_for_unconnected(gradients, variables, leading_shape):
           for g, v in zip(gradients, variables)]
 
 
+def _gram_from_rows(per_variable_rows, n):
+  """J J^T from each variable's [n, ...] rows of J."""
+  rows = tf.concat([tf.reshape(r, [n, -1]) for r in per_variable_rows], axis=1)
+  rows = tf.cast(rows, tf.float64)  # only the Gram matrix needs float64
+  return tf.matmul(rows, rows, transpose_b=True)
+
+
 def _make_gram_function(model, variables, method):
   def logit_sums(images):
     return tf.reduce_sum(model(images, training=True), axis=1)
-
-  def gram_from_rows(per_variable_rows, n):
-    rows = tf.concat([tf.reshape(r, [n, -1]) for r in per_variable_rows], axis=1)
-    rows = tf.cast(rows, tf.float64)  # only the Gram matrix needs float64
-    return tf.matmul(rows, rows, transpose_b=True)
 
   @tf.function(reduce_retracing=True)
   def gram_jacobian(images):
@@ -66,7 +68,7 @@ def _make_gram_function(model, variables, method):
     # gradients written for it).
     jacobian = tape.jacobian(sums, variables)
     n = tf.shape(images)[:1]
-    return gram_from_rows(_zeros_for_unconnected(jacobian, variables, n), n[0])
+    return _gram_from_rows(_zeros_for_unconnected(jacobian, variables, n), n[0])
 
   def gram_loop(images):
     # The test oracle: one backward pass per sample through the shared forward.
@@ -76,16 +78,9 @@ def _make_gram_function(model, variables, method):
     grads = [_zeros_for_unconnected(tape.gradient(s, variables), variables,
                                     tf.zeros([0], tf.int32)) for s in per_sample]
     stacked = [tf.stack([g[v] for g in grads]) for v in range(len(variables))]
-    return gram_from_rows(stacked, len(per_sample))
+    return _gram_from_rows(stacked, len(per_sample))
 
   return gram_jacobian if method == "pfor" else gram_loop
-
-
-def _gram_of_model_jacobian(model, images, variables):
-  """Theta from the model's own `logit_sum_jacobian` (an eager batched backward: no tracing)."""
-  per_variable_rows = model.logit_sum_jacobian(images, variables)
-  rows = tf.cast(tf.concat(per_variable_rows, axis=1), tf.float64)
-  return tf.matmul(rows, rows, transpose_b=True)
 
 
 def ntk_gram(model, images, *, variables=None, method="jacobian"):
@@ -97,7 +92,7 @@ def ntk_gram(model, images, *, variables=None, method="jacobian"):
     variables: the parameters of J; default `ntk_variables(model)`.
     method: "jacobian" (default): the model's own `logit_sum_jacobian(images, variables)` where
       it has one (the search networks of `tenas_tf.spaces`: one eager forward and a backward
-      over many cotangents, nothing traced), else "pfor"; "pfor": `tape.jacobian` vectorised by
+      over many cotangents, no network traced), else "pfor"; "pfor": `tape.jacobian` vectorised by
       pfor in a traced function (any model; tens of seconds of tracing before the first call);
       "loop": one backward pass per sample (slow; the test oracle).
 
@@ -111,16 +106,18 @@ def ntk_gram(model, images, *, variables=None, method="jacobian"):
     raise ValueError(f"images must be a batch of at least 2 samples; got shape {images.shape}")
   if variables is None:
     variables = _compiled.cached(model, ("variables",), lambda: ntk_variables(model))
-    key = (method, "ntk_variables")
+    which = "ntk_variables"
   else:
     variables = list(variables)
-    key = (method, tuple(id(v) for v in variables))
+    which = tuple(id(v) for v in variables)
   if method == "jacobian":
     if hasattr(model, "logit_sum_jacobian"):
-      return _gram_of_model_jacobian(model, images, variables).numpy()
-    key = ("pfor",) + key[1:]
-  function = _compiled.cached(model, key,
-                              lambda: _make_gram_function(model, variables, key[0]))
+      # The model's own eager batched backward: no pfor, no network traced.
+      return _gram_from_rows(model.logit_sum_jacobian(images, variables),
+                             int(images.shape[0])).numpy()
+    method = "pfor"
+  function = _compiled.cached(model, (method, which),
+                              lambda: _make_gram_function(model, variables, method))
   return function(images).numpy()
 
 

@@ -7,9 +7,12 @@ rewriting of the graph costs tens of seconds to minutes and gigabytes before the
 
 Here each layer runs its forward once, eagerly, and returns a *backward*: a function from a chunk
 of K cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
-layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. Nothing is traced: the first
-call costs what every later one costs. The forward tensors a backward needs (ReLU masks, BN's
-normalised values, conv inputs) are computed once, in the forward, and shared by every chunk.
+layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. No network is traced and pfor
+never runs: only a few small steps (the conv, depthwise and BN backward, BN's forward) are
+`tf.function`s, to save eager dispatch, each traced in milliseconds once per shape
+(`tracing_count`), so the first call costs about what later ones cost. The forward tensors a
+backward needs (ReLU masks, BN's normalised values, conv inputs) are computed once, in the
+forward, and shared by every chunk.
 
 A layer joins by offering `jacobian_forward(inputs, rows)` -> (outputs, backward) (composites:
 the ops, edges, cells and networks of the spaces); the Keras layers they are built from are
@@ -83,11 +86,20 @@ def added(branches):
   return total, backward
 
 
+def zero_cotangents(cotangents, inputs):
+  """Zero cotangents of `inputs`, as many as `cotangents` holds: [K, *inputs.shape]."""
+  return tf.zeros(tf.concat([tf.shape(cotangents)[:1], tf.shape(inputs)], 0), inputs.dtype)
+
+
+def summed(total, cotangents):
+  """`total` + `cotangents`, where a None total (nothing has flowed in yet) counts as zero: how a
+  state read by several layers gathers their cotangents."""
+  return cotangents if total is None else total + cotangents
+
+
 def zeros(outputs_like, inputs):
   """Zeros shaped like `outputs_like`, whose backward gives zero cotangents to `inputs`."""
-  def backward(cotangents):
-    return tf.zeros(tf.concat([tf.shape(cotangents)[:1], tf.shape(inputs)], 0), inputs.dtype)
-  return tf.zeros_like(outputs_like), backward
+  return tf.zeros_like(outputs_like), lambda cotangents: zero_cotangents(cotangents, inputs)
 
 
 def relu(x):
@@ -126,7 +138,6 @@ def conv2d(x, layer, rows, input_cotangents=True):
   dilations = [1, *layer.dilation_rate, 1]
   padding = layer.padding.upper()
   y = tf.nn.conv2d(x, kernel, strides, padding, dilations=dilations)
-  input_shape = tf.shape(x)
 
   def backward(cotangents):
     kernel_rows, inputs = _conv_backward(cotangents, x, kernel, strides, padding, dilations,
@@ -352,6 +363,14 @@ def dense(x, layer, rows):
     rows.add(layer.kernel, tf.matmul(x[None], cotangents, transpose_a=True))
     return tf.matmul(cotangents, kernel, transpose_b=True)
   return y, backward
+
+
+def tracing_count():
+  """How many times the traced steps of this module have been traced in this process (a test
+  checks that scoring more candidates does not trace them again)."""
+  return sum(step.experimental_get_tracing_count()
+             for step in (_conv_backward, _depthwise_backward, _normalized,
+                          _batch_norm_backward_by_basis))
 
 
 def forward(layer, inputs, rows):

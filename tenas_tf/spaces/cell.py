@@ -128,9 +128,8 @@ class Cell(keras.layers.Layer):
         if node_cotangent is None:
           continue
         for source, edge_backward in node_edges[node]:
-          flowing = edge_backward(node_cotangent)
-          cotangents[source] = (flowing if cotangents[source] is None
-                                else cotangents[source] + flowing)
+          cotangents[source] = batched_backward.summed(cotangents[source],
+                                                       edge_backward(node_cotangent))
       return cotangents[:inputs]
     return states, backward
 
@@ -287,7 +286,7 @@ class DartsCell(Cell):
     def backward(cotangents):
       per_input = nodes_backward([None, None] + split(cotangents))
       # An input no built edge reads (a genotype's network) gets zero cotangents.
-      return [tf.zeros(tf.concat([tf.shape(cotangents)[:1], tf.shape(state)], 0))
+      return [batched_backward.zero_cotangents(cotangents, state)
               if flowing is None else preprocess_backward(flowing)
               for state, flowing, (_, preprocess_backward)
               in zip(inputs, per_input, preprocessed)]

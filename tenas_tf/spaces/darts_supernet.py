@@ -14,6 +14,7 @@ import tensorflow as tf
 import keras
 
 from tenas_tf import checks
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import cell as cell_lib
 from tenas_tf.spaces import darts
 from tenas_tf.spaces import init as init_lib
@@ -102,7 +103,7 @@ class DartsSearchNetwork(supernet.SearchNetwork):
       for index in reversed(range(len(cell_backwards))):
         sources, cell_backward = cell_backwards[index]
         for source, flowing in zip(sources, cell_backward(per_state[index + 1])):
-          per_state[source] = flowing if per_state[source] is None else per_state[source] + flowing
+          per_state[source] = batched_backward.summed(per_state[source], flowing)
       return stem_backward(per_state[0])
     return logits, backward
 

@@ -5,13 +5,15 @@ variable changes between them; tracing costs seconds (#LR) to minutes (a pfor NT
 retrace per candidate would dominate a search. The count is taken on the Python side: the
 networks' `call` runs only while a traced indicator function is being traced, so a counter in it
 counts the traces. The NB201 NTK runs the network's eager batched backward
-(`spaces.batched_backward`), which never calls `call` and traces nothing: its count stays 0.
+(`spaces.batched_backward`), which never calls `call` (its count stays 0); the few small steps it
+traces are traced by the first candidate only (`batched_backward.tracing_count`).
 """
 
 import tensorflow as tf
 
 from tenas_tf import data as data_lib
 from tenas_tf.search import prune
+from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import registry
 from tests import testing_utils
 
@@ -53,14 +55,19 @@ class PruneRoundTracingTest(tf.test.TestCase):
     for round_index in range(2):
       mask, record = prune.prune_round(
           mask, round_index, space, indicators_for_round, settings,
-          progress=lambda done, total: after_candidate.append(dict(counts)))
+          progress=lambda done, total: after_candidate.append(
+              {**counts, "steps": batched_backward.tracing_count()}))
       self.assertNotEmpty(record["scores"])
 
     self.assertLen(after_candidate, 18 + 12)
-    # #LR traced by the first candidate (its origin's measure), never again: not after 2
-    # candidates, not after 8, not in the next round with another mask; the NTK never.
+    # #LR and the batched backward's steps traced by the first candidate (its origin's measure),
+    # never again: not after 2 candidates, not after 8, not in the next round with another mask;
+    # the NTK network never.
+    steps = after_candidate[0]["steps"]
+    self.assertGreater(steps, 0)
     for index in (1, 7, 17, len(after_candidate) - 1):
-      self.assertEqual(after_candidate[index], {"ntk": 0, "lr": 1}, msg=f"candidate {index}")
+      self.assertEqual(after_candidate[index], {"ntk": 0, "lr": 1, "steps": steps},
+                       msg=f"candidate {index}")
 
 
 if __name__ == "__main__":
