@@ -43,12 +43,12 @@ class Rows:
             else tf.zeros([n, int(tf.size(v))]) for v in variables]
 
 
-def _fold(cotangents):
+def fold(cotangents):
   """[K, n, ...] -> [K * n, ...]: K cotangent batches as one batch for the conv and pool ops."""
   return tf.reshape(cotangents, tf.concat([[-1], tf.shape(cotangents)[2:]], 0))
 
 
-def _unfold(folded, k):
+def unfold(folded, k):
   return tf.reshape(folded, tf.concat([[k, -1], tf.shape(folded)[1:]], 0))
 
 
@@ -110,7 +110,7 @@ def relu(x):
   return tf.nn.relu(x), backward
 
 
-def _kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations):
+def kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations):
   """[K, kh, kw, c_in, c_out]: the kernel gradient of a conv of `x` for each of K cotangents
   [K, n, h, w, c_out], from ONE `Conv2DBackpropFilter` with the K cotangents side by side as
   K * c_out output channels."""
@@ -140,9 +140,9 @@ def conv2d(x, layer, rows, input_cotangents=True):
   y = tf.nn.conv2d(x, kernel, strides, padding, dilations=dilations)
 
   def backward(cotangents):
-    kernel_rows, inputs = _conv_backward(cotangents, x, kernel, strides, padding, dilations,
+    own_rows, inputs = _conv_backward(cotangents, x, kernel, strides, padding, dilations,
                                          input_cotangents)
-    rows.add(layer.kernel, kernel_rows)
+    rows.add(layer.kernel, own_rows)
     return inputs
   return y, backward
 
@@ -150,14 +150,14 @@ def conv2d(x, layer, rows, input_cotangents=True):
 @tf.function(reduce_retracing=True)
 def _conv_backward(cotangents, x, kernel, strides, padding, dilations, input_cotangents):
   k = tf.shape(cotangents)[0]
-  kernel_rows = _kernel_rows(x, tf.shape(kernel), cotangents, strides, padding, dilations)
+  own_rows = kernel_rows(x, tf.shape(kernel), cotangents, strides, padding, dilations)
   if not input_cotangents:
-    return kernel_rows, None
+    return own_rows, None
   input_shape = tf.shape(x)
   folded = tf.raw_ops.Conv2DBackpropInput(
       input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=kernel,
-      out_backprop=_fold(cotangents), strides=strides, padding=padding, dilations=dilations)
-  return kernel_rows, _unfold(folded, k)
+      out_backprop=fold(cotangents), strides=strides, padding=padding, dilations=dilations)
+  return own_rows, unfold(folded, k)
 
 
 def depthwise_conv2d(x, layer, rows, strides=1):
@@ -180,9 +180,9 @@ def depthwise_conv2d(x, layer, rows, strides=1):
   y = full[:, ::strides, ::strides, :] if strides > 1 else full
 
   def backward(cotangents):
-    kernel_rows, inputs = _depthwise_backward(cotangents, x, dense_kernel, full, strides,
+    own_rows, inputs = _depthwise_backward(cotangents, x, dense_kernel, full, strides,
                                               dilations)
-    rows.add(layer.kernel, kernel_rows)
+    rows.add(layer.kernel, own_rows)
     return inputs
   return y, backward
 
@@ -196,12 +196,12 @@ def _depthwise_backward(cotangents, x, dense_kernel, full, strides, dilations):
     cotangents = tf.raw_ops.StridedSliceGrad(
         shape=full_size, begin=[0, 0, 0, 0, 0], end=full_size,
         strides=[1, 1, strides, strides, 1], dy=cotangents)
-  dense_rows = _kernel_rows(x, tf.shape(dense_kernel), cotangents, unit, "VALID", dilations)
+  dense_rows = kernel_rows(x, tf.shape(dense_kernel), cotangents, unit, "VALID", dilations)
   input_shape = tf.shape(x)
   folded = tf.raw_ops.Conv2DBackpropInput(
       input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=dense_kernel,
-      out_backprop=_fold(cotangents), strides=unit, padding="VALID", dilations=dilations)
-  return tf.linalg.diag_part(dense_rows)[..., None], _unfold(folded, k)
+      out_backprop=fold(cotangents), strides=unit, padding="VALID", dilations=dilations)
+  return tf.linalg.diag_part(dense_rows)[..., None], unfold(folded, k)
 
 
 def max_pool(x, strides, padding):
@@ -217,9 +217,9 @@ def max_pool(x, strides, padding):
     k = tf.shape(cotangents)[0]
     folded = tf.raw_ops.MaxPoolGrad(
         orig_input=tf.tile(x, [k, 1, 1, 1]), orig_output=tf.tile(y, [k, 1, 1, 1]),
-        grad=_fold(cotangents), ksize=[1, 3, 3, 1], strides=[1, strides, strides, 1],
+        grad=fold(cotangents), ksize=[1, 3, 3, 1], strides=[1, strides, strides, 1],
         padding=padding)
-    return _unfold(folded, k)
+    return unfold(folded, k)
   return y, backward
 
 
@@ -242,6 +242,14 @@ def concatenated(branches):
   return tf.concat(outputs, axis=-1), backward
 
 
+def channel_field(per_channel, shape):
+  """A [C] vector (or an [H, W, 1] field) broadcast to one sample's [H, W, C] (`shape`:
+  [n, H, W, C]). A product of the [K, n, H, W, C] cotangents with it runs at the speed of an
+  elementwise product, several times faster (measured: 2 against 10 ms at K=24, n=72, 32x32x3)
+  than with TensorFlow's broadcast of the small tensor itself."""
+  return tf.broadcast_to(per_channel, shape[1:])
+
+
 def batch_norm(x, layer, rows):
   """BatchNorm on the batch's statistics (training mode) over all axes but the last: rows of its
   gamma. With x_hat normalised and m values per channel, for each cotangent dy:
@@ -257,20 +265,22 @@ def batch_norm(x, layer, rows):
   gamma = tf.convert_to_tensor(layer.gamma) if layer.scale else None
   beta = tf.convert_to_tensor(layer.beta) if layer.center else None
   with_basis = pfor_gradients.basis_fits(x.shape, channels)
-  y, x_hat, scale, basis = _normalized(x, gamma, beta, layer.epsilon,
+  y, x_hat, scale, basis = normalized(x, gamma, beta, layer.epsilon,
                                        channels if with_basis else 0)
   count = tf.cast(tf.size(x) // channels, x.dtype)
+  scale_field = channel_field(scale, x.shape)
   sum_axes = [axis + 1 for axis in axes]
   expand = tuple([slice(None)] + [None] * len(axes))  # [K, C] -> [K, 1, ..., 1, C]
 
   def backward(cotangents):
     if basis is not None:
-      sum_dy_x_hat, inputs = _batch_norm_backward_by_basis(cotangents, basis, scale, count)
+      sum_dy_x_hat, inputs = _batch_norm_backward_by_basis(cotangents, basis, scale,
+                                                           scale_field, count)
     else:
       sum_dy = tf.reduce_sum(cotangents, sum_axes)
       sum_dy_x_hat = tf.reduce_sum(cotangents * x_hat, sum_axes)
       correction = scale * (sum_dy[expand] + x_hat * sum_dy_x_hat[expand]) / count
-      inputs = cotangents * scale - correction
+      inputs = cotangents * scale_field - correction
     if gamma is not None:
       rows.add(layer.gamma, sum_dy_x_hat)
     return inputs
@@ -278,7 +288,7 @@ def batch_norm(x, layer, rows):
 
 
 @tf.function(reduce_retracing=True)
-def _normalized(x, gamma, beta, epsilon, basis_channels):
+def normalized(x, gamma, beta, epsilon, basis_channels):
   """BN's forward: (y, x_hat, gamma / sqrt(var + eps), the statistics basis of `basis_channels`
   channels, or None for 0)."""
   mean, variance = tf.nn.moments(x, list(range(x.shape.rank - 1)))
@@ -293,35 +303,37 @@ def _normalized(x, gamma, beta, epsilon, basis_channels):
 
 
 @tf.function(reduce_retracing=True)
-def _batch_norm_backward_by_basis(cotangents, basis, scale, count):
+def _batch_norm_backward_by_basis(cotangents, basis, scale, scale_field, count):
   k = tf.shape(cotangents)[0]
   channels = tf.shape(scale)[0]
   sums = tf.matmul(tf.reshape(cotangents, [k, -1]), basis)  # [K, 2C]: dbeta, dgamma
   correction = tf.matmul(sums * tf.tile(scale / count, [2]), basis, transpose_b=True)
-  return sums[:, channels:], cotangents * scale - tf.reshape(correction, tf.shape(cotangents))
+  return (sums[:, channels:],
+          cotangents * scale_field - tf.reshape(correction, tf.shape(cotangents)))
 
 
 def avg_pool(x, size, strides, padding):
   """TensorFlow's average pool (its 'SAME' excludes the padded cells from each mean)."""
   y = tf.nn.avg_pool2d(x, size, strides, padding)
   input_shape = tf.shape(x)
-  # For the 3x3 'SAME' pool: dx = window_sum(dy / count) = avg_pool(dy / count) * count, count
-  # the in-bounds cells of each window; pooling forward is several times faster than AvgPoolGrad.
   if (size, strides, padding) == (3, 1, "SAME"):
+    # dx = window_sum(dy / count), count the in-bounds cells of each window: a product with
+    # 1 / count and a depthwise conv with a kernel of ones, both faster than AvgPoolGrad.
     ones = tf.ones_like(x[:1, :, :, :1])
     count = 9.0 * tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, 1, "VALID")
-  else:
-    count = None
+    share = channel_field(1.0 / count[0], x.shape)  # [H, W, 1] -> [H, W, C]
+    window = tf.ones([3, 3, x.shape[-1], 1])
 
   def backward(cotangents):
     k = tf.shape(cotangents)[0]
-    if count is not None:
-      return _unfold(tf.nn.avg_pool2d(_fold(cotangents) / count, 3, 1, "SAME") * count, k)
+    if (size, strides, padding) == (3, 1, "SAME"):
+      return unfold(tf.nn.depthwise_conv2d(fold(cotangents * share), window, [1, 1, 1, 1],
+                                           "SAME"), k)
     folded = tf.raw_ops.AvgPoolGrad(
         orig_input_shape=tf.concat([[k * input_shape[0]], input_shape[1:]], 0),
-        grad=_fold(cotangents), ksize=[1, size, size, 1], strides=[1, strides, strides, 1],
+        grad=fold(cotangents), ksize=[1, size, size, 1], strides=[1, strides, strides, 1],
         padding=padding)
-    return _unfold(folded, k)
+    return unfold(folded, k)
   return y, backward
 
 
@@ -337,9 +349,16 @@ def pad(x, padding, value=0.0):
 
 
 def divided(x, divisor):
-  """x / divisor for a Python number."""
-  def backward(cotangents):
-    return cotangents / divisor
+  """x / divisor, for a Python number or a tensor that broadcasts to one sample of x."""
+  if isinstance(divisor, (int, float)):
+    def backward(cotangents):
+      return cotangents / divisor
+  else:
+    # One sample's [H, W, C], for the reason `channel_field` gives.
+    inverse = tf.broadcast_to(1.0 / divisor, [1, *x.shape[1:]])[0]
+
+    def backward(cotangents):
+      return cotangents * inverse
   return x / divisor, backward
 
 
@@ -369,7 +388,7 @@ def tracing_count():
   """How many times the traced steps of this module have been traced in this process (a test
   checks that scoring more candidates does not trace them again)."""
   return sum(step.experimental_get_tracing_count()
-             for step in (_conv_backward, _depthwise_backward, _normalized,
+             for step in (_conv_backward, _depthwise_backward, normalized,
                           _batch_norm_backward_by_basis))
 
 

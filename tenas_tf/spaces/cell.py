@@ -25,6 +25,7 @@ from tenas_tf.spaces import batched_backward
 from tenas_tf.spaces import darts
 from tenas_tf.spaces import darts_ops
 from tenas_tf.spaces import edge as edge_lib
+from tenas_tf.spaces import grouped_cell_backward
 from tenas_tf.spaces import init as init_lib
 from tenas_tf.spaces import nb201
 from tenas_tf.spaces import ops as ops_lib
@@ -191,13 +192,12 @@ class NB201Cell(Cell):
     return self._run_nodes([inputs], alive, training)[-1]
 
   def jacobian_forward(self, inputs, rows, alive=None):
-    """Training-mode (outputs, backward) for `batched_backward`; `alive`: [6, 5] numpy or None."""
-    states, backward = self._jacobian_nodes([inputs], rows, alive)
-
-    def input_backward(cotangents):
-      # Node 3 reaches the input through every path of the DAG, a zero edge included.
-      return backward([None] * (len(states) - 1) + [cotangents])[0]
-    return states[-1], input_backward
+    """Training-mode (outputs, backward) for `batched_backward`; `alive`: [6, 5] numpy or None.
+    The backward is grouped by node (`grouped_cell_backward`): the ops that read one node's
+    cotangent or state share their passes over it."""
+    edges = [(source, target, *edge.live_ops(None if alive is None else alive[index]))
+             for index, ((target, source), edge) in enumerate(zip(self._edge_states, self.edges))]
+    return grouped_cell_backward.cell_forward(inputs, edges, rows)
 
   def compute_output_shape(self, input_shape):
     return input_shape

@@ -197,9 +197,10 @@ class MixedEdge(keras.layers.Layer):
     total = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
     return total if alive is None and len(outputs) == 1 else total / count
 
-  def jacobian_forward(self, inputs, rows, alive=None):
-    """Training-mode (outputs, backward) for `batched_backward`; `alive`: this edge's alive bits
-    (numpy) or None. Dead ops, and `none` ops, which add zero, are not run at all."""
+  def live_ops(self, alive=None):
+    """(the op layers that add something, the count the edge's mean divides by) for the alive
+    bits `alive` (numpy, or None: every built op alive). `none` ops are alive in the count but
+    not listed: they add zero."""
     if self.drop_path is not None:
       raise NotImplementedError(f"{self.name}: drop-path has no batched backward")
     if alive is None:
@@ -207,8 +208,14 @@ class MixedEdge(keras.layers.Layer):
     else:
       live = [layer for column, layer in zip(self._columns, self.op_layers) if alive[column]]
       count = max(float(sum(alive)), 1.0)
-    branches = [batched_backward.forward(layer, inputs, rows) for layer in live
-                if not isinstance(layer, (ops_lib.Zero, darts_ops.StridedZero))]
+    return [layer for layer in live
+            if not isinstance(layer, (ops_lib.Zero, darts_ops.StridedZero))], count
+
+  def jacobian_forward(self, inputs, rows, alive=None):
+    """Training-mode (outputs, backward) for `batched_backward`; `alive`: this edge's alive bits
+    (numpy) or None. Dead ops, and `none` ops, which add zero, are not run at all."""
+    live, count = self.live_ops(alive)
+    branches = [batched_backward.forward(layer, inputs, rows) for layer in live]
     if not branches:
       return batched_backward.zeros(self._strided(inputs), inputs)
     total, backward = batched_backward.added(branches)

@@ -1,0 +1,306 @@
+"""The NB201 cell's batched backward grouped by node: the ops that share a tensor share its passes.
+
+`batched_backward` differentiates each op of each edge on its own. Per conv op that is a BN
+backward (two matrix products and two elementwise passes), a side-by-side transpose, a filter and
+an input gradient and a ReLU mask; per pool a divide, a pool and a multiply; then sums per edge
+and per node: about 35 passes over the [K, n, H, W, C] cotangents per edge of the supernet, and
+the NTK's time is those passes (the channels are few, so the convs are cheap). In an NB201 cell
+every op into node i reads node i's cotangent c_i, and every conv out of node j reads the same
+ReLU(node j), so most of the work is shared:
+
+- per target node i: ONE matrix product of c_i with the statistics basis of all its BNs
+  ([1 (x) I, z_hat_1 (x) I, z_hat_2 (x) I, ...]) gives every BN's sums; ONE side-by-side
+  transpose of c_i and ONE `Conv2DBackpropFilter` over the ReLU'd sources concatenated on
+  channels give the raw kernel rows of every conv into i (a 1x1 conv's rows are the centre tap of
+  a 3x3's, both padded 'same');
+- per edge: ONE `Conv2DBackpropInput` with the edge's combined kernel (its 3x3 and centred 1x1
+  kernels, each scaled by its BN scale and the edge's 1 / count);
+- per source node j: ONE matrix product applies every BN correction of every conv out of j, one
+  ReLU mask, one window sum for its pools and one add for its skips.
+
+BN's algebra is folded into the conv as in `pfor_gradients.conv_batch_norm_training`: with
+z_hat the conv's normalised output, s = gamma / sqrt(var + eps), m values per channel, w the
+edge's 1 / count and dy = w c_i the BN's output cotangent, A = s sum(dy) / m and
+B = s sum(dy z_hat) / m, the conv output's cotangent is s dy - A - z_hat B, so
+  kernel rows = w s filter(x, c_i) - A filter(x, 1) - B filter(x, z_hat),
+  input cotangent = mask * (input_grad(c_i, w s W) - sum_c [A_c input_grad(1_c, W)
+                                                            + B_c input_grad(z_hat_c, W)]),
+where the filter and input gradients of the fields 1_c and z_hat_c use forward tensors only and
+are computed once per forward, not per chunk of cotangents. The values equal the op-by-op
+backward's to float32 round-off (`tests/spaces/grouped_cell_backward_test.py`).
+Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1; NAS-Bench-201 (Dong & Yang, ICLR 2020)
+section 2.1 (the cell).
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from tenas_tf.spaces import batched_backward
+from tenas_tf.spaces import ops as ops_lib
+from tenas_tf.spaces import pfor_gradients
+
+_UNIT = [1, 1, 1, 1]
+
+
+@dataclasses.dataclass
+class _ConvBN:
+  """One live ReLU-conv-BN op and the forward tensors its backward needs."""
+
+  op: ops_lib.ReLUConvBN
+  source: int
+  weight: float  # the edge's 1 / count
+  kernel: tf.Tensor  # [k, k, C, C]
+  scale: tf.Tensor  # [C]: gamma / sqrt(var + eps)
+  z_hat: tf.Tensor  # [n, H, W, C]
+  field_rows: tf.Tensor = None  # [k, k, C, 1 + C]: filter(x, 1) and filter(x, z_hat_c) per c
+  field_inputs: tf.Tensor = None  # [2C, n * H * W * C]: input_grad of 1_c and z_hat_c per c
+
+
+@dataclasses.dataclass
+class _Edge:
+  source: int
+  target: int
+  weight: float
+  convs: list
+  pools: int  # live 3x3 average pools (0 or 1)
+  skips: int  # live identities (0 or 1)
+  kernel: tf.Tensor = None  # the combined, scaled kernel of its convs' input gradients
+
+
+@dataclasses.dataclass
+class _Pending:
+  """What has flowed into one node's cotangent so far, summed when the node is reached."""
+
+  conv_terms: list = dataclasses.field(default_factory=list)  # (c_i, combined kernel)
+  corrections: dict = dataclasses.field(default_factory=dict)  # id(conv) -> [K, 2C] (A, B)
+  pooled: list = dataclasses.field(default_factory=list)  # c_i * w / window count
+  skipped: list = dataclasses.field(default_factory=list)  # c_i * w
+
+
+def _centred(kernel, size):
+  """A [k, k, ...] kernel zero-padded to [size, size, ...] around its centre."""
+  pad = (size - int(kernel.shape[0])) // 2
+  if not pad:
+    return kernel
+  return tf.pad(kernel, [[pad, pad], [pad, pad], [0, 0], [0, 0]])
+
+
+def _input_grad(cotangents, kernel, input_shape):
+  """Conv2DBackpropInput of a stride-1 'same' conv: [B, H, W, C_out] -> [B, H, W, C_in]."""
+  return tf.raw_ops.Conv2DBackpropInput(
+      input_sizes=input_shape, filter=kernel, out_backprop=cotangents, strides=_UNIT,
+      padding="SAME")
+
+
+def _field_inputs(conv, batch_shape):
+  """[2C, size]: the input gradients of the fields 1_c (the same for every sample) and
+  z_hat_c (z_hat's channel c alone) through the op's kernel, one row per field."""
+  channels = int(conv.kernel.shape[-1])
+  n, height, width = batch_shape[:3]
+  eye = tf.eye(channels)
+  ones = tf.ones([channels, height, width, 1]) * eye[:, None, None, :]  # 1_c for one sample
+  constant = _input_grad(ones, conv.kernel, [channels, height, width, batch_shape[3]])
+  constant = tf.broadcast_to(constant[:, None], [channels, n, height, width, batch_shape[3]])
+  normal_fields = tf.reshape(conv.z_hat[None] * eye[:, None, None, None, :],
+                             [channels * n, height, width, channels])
+  normal = _input_grad(normal_fields, conv.kernel, [channels * n, height, width, batch_shape[3]])
+  return tf.concat([tf.reshape(constant, [channels, -1]), tf.reshape(normal, [channels, -1])], 0)
+
+
+def cell_forward(inputs, edges, rows):
+  """An NB201 cell's training-mode forward: (its last node, backward of that node's cotangents).
+
+  Args:
+    inputs: node 0, [n, H, W, C].
+    edges: per edge, (source node, target node, live op layers (`MixedEdge.live_ops`), the
+      count its mean divides by); the layers are `ReLUConvBN`s (stride 1, odd kernel), stride-1
+      `AvgPool3x3`s and `Identity`s.
+    rows: the `batched_backward.Rows` the backward adds the kernel and gamma rows to.
+
+  Returns:
+    (the last node [n, H, W, C], backward: its [K, n, H, W, C] cotangents -> those of node 0).
+  """
+  states = [inputs]
+  relus, masks = {}, {}
+  live_edges = []
+  for target in sorted({target for _, target, _, _ in edges}):
+    incoming = []
+    for source, _, layers, count in (edge for edge in edges if edge[1] == target):
+      edge = _Edge(source, target, 1.0 / count, [], 0, 0)
+      outputs = []
+      for layer in layers:
+        x = states[source]
+        if isinstance(layer, ops_lib.ReLUConvBN):
+          if layer.strides != 1 or layer.pad is not None:
+            raise NotImplementedError(f"{layer.name}: only stride-1 'same' convs are grouped")
+          if source not in relus:
+            relus[source] = tf.nn.relu(x)
+            masks[source] = tf.cast(x > 0, x.dtype)
+          outputs.append(_conv_bn_forward(layer, relus[source], edge))
+        elif isinstance(layer, ops_lib.AvgPool3x3) and layer.strides == 1:
+          edge.pools += 1
+          outputs.append(tf.nn.avg_pool2d(x, 3, 1, "SAME"))
+        elif isinstance(layer, ops_lib.Identity):
+          edge.skips += 1
+          outputs.append(x)
+        else:
+          raise NotImplementedError(
+              f"{layer.name}: no grouped backward for {type(layer).__name__}")
+      if outputs:
+        live_edges.append(edge)
+        incoming.append((outputs[0] if len(outputs) == 1 else tf.add_n(outputs)) / count)
+    states.append(tf.add_n(incoming) if incoming else tf.zeros_like(inputs))
+  return states[-1], _backward(live_edges, states, relus, masks, rows)
+
+
+def _conv_bn_forward(layer, x, edge):
+  """BN(conv(x)) of a `ReLUConvBN` on its ReLU'd input; records the op on `edge`."""
+  kernel = tf.convert_to_tensor(layer.conv.kernel)
+  bn = layer.bn
+  gamma = tf.convert_to_tensor(bn.gamma) if bn.scale else None
+  beta = tf.convert_to_tensor(bn.beta) if bn.center else None
+  y, z_hat, scale, _ = batched_backward.normalized(
+      tf.nn.conv2d(x, kernel, 1, "SAME"), gamma, beta, bn.epsilon, 0)
+  edge.convs.append(_ConvBN(layer, edge.source, edge.weight, kernel, scale, z_hat))
+  return y
+
+
+def _node_groups(edges, relus, shape):
+  """Per target node with convs: (its convs, their sources, the filter size, the sources'
+  ReLU'd states side by side, the statistics basis of its BNs); fills each conv's field rows
+  and field inputs."""
+  channels = int(shape[-1])
+  eye = tf.eye(channels)
+  groups = {}
+  for target in sorted({edge.target for edge in edges}):
+    convs = [conv for edge in edges if edge.target == target for conv in edge.convs]
+    if not convs:
+      continue
+    sources = sorted({conv.source for conv in convs})
+    size = max(int(conv.kernel.shape[0]) for conv in convs)
+    inputs = tf.concat([relus[source] for source in sources], -1)
+    ones = tf.ones_like(convs[0].z_hat)
+    basis = tf.concat([tf.reshape(ones[..., None] * eye, [-1, channels])] +
+                      [tf.reshape(conv.z_hat[..., None] * eye, [-1, channels])
+                       for conv in convs], 1)
+    # filter(x, 1) once, filter(x, z_hat) per conv, for every source at once.
+    field_rows = tf.raw_ops.Conv2DBackpropFilter(
+        input=inputs,
+        filter_sizes=[size, size, channels * len(sources), 1 + channels * len(convs)],
+        out_backprop=tf.concat([ones[..., :1]] + [conv.z_hat for conv in convs], -1),
+        strides=_UNIT, padding="SAME")
+    for index, conv in enumerate(convs):
+      offset = channels * sources.index(conv.source)
+      own = field_rows[:, :, offset:offset + channels]
+      conv.field_rows = _centred_taps(
+          tf.concat([own[..., :1], own[..., 1 + channels * index:1 + channels * (index + 1)]],
+                    -1), int(conv.kernel.shape[0]))
+      conv.field_inputs = _field_inputs(conv, shape)
+    groups[target] = (convs, sources, size, inputs, basis)
+  return groups
+
+
+def _backward(edges, states, relus, masks, rows):
+  """The backward of `cell_forward`; its forward-only tensors are computed here, once."""
+  nodes = len(states)
+  shape = states[0].shape
+  channels = int(shape[-1])
+  values_per_channel = float(shape[0] * shape[1] * shape[2])
+  # 1 / the in-bounds cells of each 3x3 window, as an [H, W, C] field (`channel_field`).
+  window_share = batched_backward.channel_field(1.0 / (9.0 * tf.nn.avg_pool2d(
+      tf.pad(tf.ones([1, shape[1], shape[2], 1]), pfor_gradients.PAD_1), 3, 1, "VALID"))[0],
+      shape)
+  groups = _node_groups(edges, relus, shape)
+  for edge in edges:
+    if edge.convs:
+      size = max(int(conv.kernel.shape[0]) for conv in edge.convs)
+      edge.kernel = edge.weight * tf.add_n(
+          [_centred(conv.kernel * conv.scale, size) for conv in edge.convs])
+  # Per source node, the correction fields of the convs out of it, stacked in a fixed order.
+  out_of = {}
+  for target in sorted(groups):
+    for conv in groups[target][0]:
+      out_of.setdefault(conv.source, []).append(conv)
+  correction_fields = {source: tf.concat([conv.field_inputs for conv in convs], 0)
+                       for source, convs in out_of.items()}
+
+  def node_cotangent(pending, node, k):
+    """The cotangent of `node` from what has flowed into it, or None where nothing has."""
+    parts = []
+    if pending.conv_terms:
+      folded = [_input_grad(batched_backward.fold(c), kernel,
+                            tf.concat([[k * shape[0]], shape[1:]], 0))
+                for c, kernel in pending.conv_terms]
+      conv = batched_backward.unfold(folded[0] if len(folded) == 1 else tf.add_n(folded), k)
+      zero = tf.zeros([k, 2 * channels])
+      coefficients = tf.concat([pending.corrections.get(id(c), zero) for c in out_of[node]], 1)
+      correction = tf.matmul(coefficients, correction_fields[node])
+      parts.append((conv - tf.reshape(correction, tf.shape(conv))) * masks[node])
+    if pending.pooled:
+      pooled = pending.pooled[0] if len(pending.pooled) == 1 else tf.add_n(pending.pooled)
+      parts.append(batched_backward.unfold(tf.nn.depthwise_conv2d(
+          batched_backward.fold(pooled), tf.ones([3, 3, channels, 1]), _UNIT, "SAME"), k))
+    parts.extend(pending.skipped)
+    if not parts:
+      return None
+    return parts[0] if len(parts) == 1 else tf.add_n(parts)
+
+  def backward(cotangents):
+    k = tf.shape(cotangents)[0]
+    pending = [_Pending() for _ in range(nodes)]
+    cotangent = cotangents
+    for target in reversed(range(1, nodes)):
+      if target < nodes - 1:
+        cotangent = node_cotangent(pending[target], target, k)
+        if cotangent is None:
+          continue
+      if target in groups:
+        _add_conv_rows(groups[target], cotangent, k, channels, values_per_channel, rows,
+                       pending)
+      for edge in edges:
+        if edge.target != target:
+          continue
+        if edge.convs:
+          pending[edge.source].conv_terms.append((cotangent, edge.kernel))
+        if edge.pools:
+          # A pool's input cotangent is the window sum of its output's / the window's count.
+          pending[edge.source].pooled.append(
+              cotangent * (edge.weight * edge.pools * window_share))
+        if edge.skips:
+          pending[edge.source].skipped.append(cotangent * (edge.weight * edge.skips))
+    inputs = node_cotangent(pending[0], 0, k)
+    return batched_backward.zero_cotangents(cotangents, states[0]) if inputs is None else inputs
+  return backward
+
+
+def _centred_taps(kernel_rows, size):
+  """The centre [size, size] taps of [k, k, ...] rows (a 1x1 conv's rows inside a 3x3's)."""
+  pad = (int(kernel_rows.shape[-4]) - size) // 2
+  if not pad:
+    return kernel_rows
+  return kernel_rows[..., pad:pad + size, pad:pad + size, :, :]
+
+
+def _add_conv_rows(group, cotangent, k, channels, values_per_channel, rows, pending):
+  """The kernel and gamma rows of every conv into one node, and the coefficients of their BN
+  corrections (appended to their sources' pending cotangents)."""
+  convs, sources, size, inputs, basis = group
+  sums = tf.matmul(tf.reshape(cotangent, [k, -1]), basis)  # [K, (1 + convs) C]
+  sum_dy = sums[:, :channels]
+  raw_rows = batched_backward.kernel_rows(
+      inputs, [size, size, channels * len(sources), channels], cotangent, _UNIT, "SAME", _UNIT)
+  for index, conv in enumerate(convs):
+    offset = channels * sources.index(conv.source)
+    dgamma = conv.weight * sums[:, channels * (index + 1):channels * (index + 2)]
+    if conv.op.bn.scale:
+      rows.add(conv.op.bn.gamma, dgamma)
+    ratio = conv.scale / values_per_channel
+    a = ratio * conv.weight * sum_dy
+    b = ratio * dgamma
+    own = _centred_taps(raw_rows[:, :, :, offset:offset + channels], int(conv.kernel.shape[0]))
+    field_rows = conv.field_rows[None]
+    rows.add(conv.op.conv.kernel,
+             (conv.weight * conv.scale) * own - a[:, None, None, None, :] * field_rows[..., :1]
+             - b[:, None, None, None, :] * field_rows[..., 1:])
+    pending[conv.source].corrections[id(conv)] = tf.concat([a, b], 1)
