@@ -44,11 +44,16 @@ class Rows:
 
 
 def fold(cotangents):
-  """[K, n, ...] -> [K * n, ...]: K cotangent batches as one batch for the conv and pool ops."""
+  """[K, n, ...] -> [K * n, ...]: K cotangent batches as one batch for the conv and pool ops.
+  (Static shapes where known: in eager mode that is one op instead of four.)"""
+  if cotangents.shape[2:].is_fully_defined():
+    return tf.reshape(cotangents, [-1, *cotangents.shape[2:]])
   return tf.reshape(cotangents, tf.concat([[-1], tf.shape(cotangents)[2:]], 0))
 
 
 def unfold(folded, k):
+  if folded.shape[1:].is_fully_defined():
+    return tf.reshape(folded, [k, -1, *folded.shape[1:]])
   return tf.reshape(folded, tf.concat([[k, -1], tf.shape(folded)[1:]], 0))
 
 
@@ -110,17 +115,23 @@ def relu(x):
   return tf.nn.relu(x), backward
 
 
-def kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations):
+def side_by_side(cotangents):
+  """[K, n, h, w, c] -> [n, h, w, K * c]: the K cotangents as the output channels of one batch."""
+  shape = tf.shape(cotangents)
+  return tf.reshape(tf.transpose(cotangents, [1, 2, 3, 0, 4]),
+                    tf.concat([shape[1:4], [shape[0] * shape[4]]], 0))
+
+
+def kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations, side=None):
   """[K, kh, kw, c_in, c_out]: the kernel gradient of a conv of `x` for each of K cotangents
   [K, n, h, w, c_out], from ONE `Conv2DBackpropFilter` with the K cotangents side by side as
-  K * c_out output channels."""
+  K * c_out output channels (`side`: their `side_by_side`, where the caller has it already)."""
   k = tf.shape(cotangents)[0]
   c_out = kernel_shape[-1]
-  side_by_side = tf.reshape(tf.transpose(cotangents, [1, 2, 3, 0, 4]),
-                            tf.concat([tf.shape(cotangents)[1:4], [k * c_out]], 0))
   rows = tf.raw_ops.Conv2DBackpropFilter(
       input=x, filter_sizes=tf.concat([kernel_shape[:3], [k * c_out]], 0),
-      out_backprop=side_by_side, strides=strides, padding=padding, dilations=dilations)
+      out_backprop=side_by_side(cotangents) if side is None else side, strides=strides,
+      padding=padding, dilations=dilations)
   return tf.transpose(tf.reshape(rows, tf.concat([kernel_shape[:3], [k, c_out]], 0)),
                       [3, 0, 1, 2, 4])
 

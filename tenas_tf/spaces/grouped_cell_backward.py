@@ -53,8 +53,11 @@ class _ConvBN:
   kernel: tf.Tensor  # [k, k, C, C]
   scale: tf.Tensor  # [C]: gamma / sqrt(var + eps)
   z_hat: tf.Tensor  # [n, H, W, C]
-  field_rows: tf.Tensor = None  # [k, k, C, 1 + C]: filter(x, 1) and filter(x, z_hat_c) per c
+  # [2C, k * k * C * C]: the kernel rows of the fields 1_c and z_hat_c (each in output channel
+  # c), so that the BN correction of K kernel rows is one product with the [K, 2C] (A, B).
+  field_rows: tf.Tensor = None
   field_inputs: tf.Tensor = None  # [2C, n * H * W * C]: input_grad of 1_c and z_hat_c per c
+  coefficient_scale: tf.Tensor = None  # [2C]: (A, B) = (sum(c_i), sum(c_i z_hat)) * this
 
 
 @dataclasses.dataclass
@@ -166,10 +169,10 @@ def _conv_bn_forward(layer, x, edge):
   return y
 
 
-def _node_groups(edges, relus, shape):
+def _node_groups(edges, relus, shape, values_per_channel):
   """Per target node with convs: (its convs, their sources, the filter size, the sources'
-  ReLU'd states side by side, the statistics basis of its BNs); fills each conv's field rows
-  and field inputs."""
+  ReLU'd states side by side, the fields 1 and z_hat of its BNs as [n * H * W, 1 + C * convs]);
+  fills each conv's field rows, field inputs and coefficient scale."""
   channels = int(shape[-1])
   eye = tf.eye(channels)
   groups = {}
@@ -180,24 +183,25 @@ def _node_groups(edges, relus, shape):
     sources = sorted({conv.source for conv in convs})
     size = max(int(conv.kernel.shape[0]) for conv in convs)
     inputs = tf.concat([relus[source] for source in sources], -1)
-    ones = tf.ones_like(convs[0].z_hat)
-    basis = tf.concat([tf.reshape(ones[..., None] * eye, [-1, channels])] +
-                      [tf.reshape(conv.z_hat[..., None] * eye, [-1, channels])
-                       for conv in convs], 1)
+    # The fields 1 and z_hat of every BN into the node, side by side: [n, H, W, 1 + C * convs].
+    fields = tf.concat([tf.ones_like(convs[0].z_hat[..., :1])] +
+                       [conv.z_hat for conv in convs], -1)
     # filter(x, 1) once, filter(x, z_hat) per conv, for every source at once.
     field_rows = tf.raw_ops.Conv2DBackpropFilter(
         input=inputs,
         filter_sizes=[size, size, channels * len(sources), 1 + channels * len(convs)],
-        out_backprop=tf.concat([ones[..., :1]] + [conv.z_hat for conv in convs], -1),
-        strides=_UNIT, padding="SAME")
+        out_backprop=fields, strides=_UNIT, padding="SAME")
+    per_source = tf.split(field_rows, len(sources), axis=2)
+    out_channel = eye[:, None, None, None, :]
     for index, conv in enumerate(convs):
-      offset = channels * sources.index(conv.source)
-      own = field_rows[:, :, offset:offset + channels]
-      conv.field_rows = _centred_taps(
-          tf.concat([own[..., :1], own[..., 1 + channels * index:1 + channels * (index + 1)]],
-                    -1), int(conv.kernel.shape[0]))
+      own = _centred_taps(per_source[sources.index(conv.source)], int(conv.kernel.shape[0]))
+      conv.field_rows = tf.reshape(tf.concat(
+          [own[None, ..., :1] * out_channel,
+           own[None, ..., 1 + channels * index:1 + channels * (index + 1)] * out_channel], 0),
+          [2 * channels, -1])
       conv.field_inputs = _field_inputs(conv, shape)
-    groups[target] = (convs, sources, size, inputs, basis)
+      conv.coefficient_scale = tf.tile(conv.scale * (conv.weight / values_per_channel), [2])
+    groups[target] = (convs, sources, size, inputs, tf.reshape(fields, [-1, fields.shape[-1]]))
   return groups
 
 
@@ -211,7 +215,7 @@ def _backward(edges, states, relus, masks, rows):
   window_share = batched_backward.channel_field(1.0 / (9.0 * tf.nn.avg_pool2d(
       tf.pad(tf.ones([1, shape[1], shape[2], 1]), pfor_gradients.PAD_1), 3, 1, "VALID"))[0],
       shape)
-  groups = _node_groups(edges, relus, shape)
+  groups = _node_groups(edges, relus, shape, values_per_channel)
   for edge in edges:
     if edge.convs:
       size = max(int(conv.kernel.shape[0]) for conv in edge.convs)
@@ -229,12 +233,11 @@ def _backward(edges, states, relus, masks, rows):
     """The cotangent of `node` from what has flowed into it, or None where nothing has."""
     parts = []
     if pending.conv_terms:
-      folded = [_input_grad(batched_backward.fold(c), kernel,
-                            tf.concat([[k * shape[0]], shape[1:]], 0))
+      folded = [_input_grad(batched_backward.fold(c), kernel, [k * shape[0], *shape[1:]])
                 for c, kernel in pending.conv_terms]
       conv = batched_backward.unfold(folded[0] if len(folded) == 1 else tf.add_n(folded), k)
-      zero = tf.zeros([k, 2 * channels])
-      coefficients = tf.concat([pending.corrections.get(id(c), zero) for c in out_of[node]], 1)
+      coefficients = tf.concat([pending.corrections[id(c)] if id(c) in pending.corrections
+                                else tf.zeros([k, 2 * channels]) for c in out_of[node]], 1)
       correction = tf.matmul(coefficients, correction_fields[node])
       parts.append((conv - tf.reshape(correction, tf.shape(conv))) * masks[node])
     if pending.pooled:
@@ -247,7 +250,7 @@ def _backward(edges, states, relus, masks, rows):
     return parts[0] if len(parts) == 1 else tf.add_n(parts)
 
   def backward(cotangents):
-    k = tf.shape(cotangents)[0]
+    k = int(cotangents.shape[0])
     pending = [_Pending() for _ in range(nodes)]
     cotangent = cotangents
     for target in reversed(range(1, nodes)):
@@ -256,8 +259,7 @@ def _backward(edges, states, relus, masks, rows):
         if cotangent is None:
           continue
       if target in groups:
-        _add_conv_rows(groups[target], cotangent, k, channels, values_per_channel, rows,
-                       pending)
+        _add_conv_rows(groups[target], cotangent, k, channels, rows, pending)
       for edge in edges:
         if edge.target != target:
           continue
@@ -282,25 +284,29 @@ def _centred_taps(kernel_rows, size):
   return kernel_rows[..., pad:pad + size, pad:pad + size, :, :]
 
 
-def _add_conv_rows(group, cotangent, k, channels, values_per_channel, rows, pending):
-  """The kernel and gamma rows of every conv into one node, and the coefficients of their BN
-  corrections (appended to their sources' pending cotangents)."""
-  convs, sources, size, inputs, basis = group
-  sums = tf.matmul(tf.reshape(cotangent, [k, -1]), basis)  # [K, (1 + convs) C]
-  sum_dy = sums[:, :channels]
-  raw_rows = batched_backward.kernel_rows(
-      inputs, [size, size, channels * len(sources), channels], cotangent, _UNIT, "SAME", _UNIT)
-  for index, conv in enumerate(convs):
-    offset = channels * sources.index(conv.source)
-    dgamma = conv.weight * sums[:, channels * (index + 1):channels * (index + 2)]
+def _add_conv_rows(group, cotangent, k, channels, rows, pending):
+  """The kernel and gamma rows of every conv into one node, and the coefficients (A, B) of their
+  BN corrections (left with their sources' pending cotangents).
+
+  Both come from the cotangent's side-by-side layout [n, H, W, K * C]: the filter gradient's
+  input, and, in one product with the BNs' fields [n * H * W, 1 + C * convs], every BN's
+  sum(c_i) and sum(c_i z_hat) (the product also pairs channels that are not the same: the
+  diagonal is kept; C is small).
+  """
+  convs, sources, size, inputs, fields = group
+  side = batched_backward.side_by_side(cotangent)
+  products = tf.matmul(fields, tf.reshape(side, [-1, k * channels]), transpose_a=True)
+  sum_dy = tf.reshape(products[:1], [k, channels])
+  sum_dy_z_hat = tf.unstack(tf.linalg.diag_part(tf.transpose(
+      tf.reshape(products[1:], [len(convs), channels, k, channels]), [0, 2, 1, 3])))
+  raw_rows = tf.split(batched_backward.kernel_rows(
+      inputs, [size, size, channels * len(sources), channels], cotangent, _UNIT, "SAME", _UNIT,
+      side=side), len(sources), axis=3)
+  for conv, own_sum in zip(convs, sum_dy_z_hat):
     if conv.op.bn.scale:
-      rows.add(conv.op.bn.gamma, dgamma)
-    ratio = conv.scale / values_per_channel
-    a = ratio * conv.weight * sum_dy
-    b = ratio * dgamma
-    own = _centred_taps(raw_rows[:, :, :, offset:offset + channels], int(conv.kernel.shape[0]))
-    field_rows = conv.field_rows[None]
-    rows.add(conv.op.conv.kernel,
-             (conv.weight * conv.scale) * own - a[:, None, None, None, :] * field_rows[..., :1]
-             - b[:, None, None, None, :] * field_rows[..., 1:])
-    pending[conv.source].corrections[id(conv)] = tf.concat([a, b], 1)
+      rows.add(conv.op.bn.gamma, conv.weight * own_sum)
+    coefficients = tf.concat([sum_dy, own_sum], 1) * conv.coefficient_scale
+    own = _centred_taps(raw_rows[sources.index(conv.source)], int(conv.kernel.shape[0]))
+    correction = tf.reshape(tf.matmul(coefficients, conv.field_rows), own.shape)
+    rows.add(conv.op.conv.kernel, own * (conv.weight * conv.scale) - correction)
+    pending[conv.source].corrections[id(conv)] = coefficients
