@@ -56,8 +56,7 @@ class _ConvBN:
   # [2C, k * k * C * C]: the kernel rows of the fields 1_c and z_hat_c (each in output channel
   # c), so that the BN correction of K kernel rows is one product with the [K, 2C] (A, B).
   field_rows: tf.Tensor = None
-  field_inputs: tf.Tensor = None  # [2C, n * H * W * C]: input_grad of 1_c and z_hat_c per c
-  coefficient_scale: tf.Tensor = None  # [2C]: (A, B) = (sum(c_i), sum(c_i z_hat)) * this
+  coefficient_scale: tf.Tensor = None  # [C]: A = sum(c_i) * this, B = sum(c_i z_hat) * this
 
 
 @dataclasses.dataclass
@@ -73,12 +72,13 @@ class _Edge:
 
 @dataclasses.dataclass
 class _Pending:
-  """What has flowed into one node's cotangent so far, summed when the node is reached."""
+  """What has flowed into one node's cotangent so far (running sums, None for nothing yet: a
+  chunk's tensors are freed as soon as they are added), finished when the node is reached."""
 
-  conv_terms: list = dataclasses.field(default_factory=list)  # (c_i, combined kernel)
-  corrections: dict = dataclasses.field(default_factory=dict)  # id(conv) -> [K, 2C] (A, B)
-  pooled: list = dataclasses.field(default_factory=list)  # c_i * w / window count
-  skipped: list = dataclasses.field(default_factory=list)  # c_i * w
+  convs: tf.Tensor = None  # sum of input_grad(c_i, combined kernel), before BN corrections
+  corrections: dict = dataclasses.field(default_factory=dict)  # id(conv) -> (A, B), [K, C] each
+  pooled: tf.Tensor = None  # sum of c_i * w / window count, before the window sum
+  skipped: tf.Tensor = None  # sum of c_i * w
 
 
 def _centred(kernel, size):
@@ -97,18 +97,17 @@ def _input_grad(cotangents, kernel, input_shape):
 
 
 def _field_inputs(conv, batch_shape):
-  """[2C, size]: the input gradients of the fields 1_c (the same for every sample) and
-  z_hat_c (z_hat's channel c alone) through the op's kernel, one row per field."""
+  """The input gradients, through the op's kernel, of the fields 1_c (the same for every sample:
+  [C, H * W * C_in], one sample's) and z_hat_c (z_hat's channel c alone: [C, n * H * W * C_in])."""
   channels = int(conv.kernel.shape[-1])
-  n, height, width = batch_shape[:3]
+  n, height, width, inputs = batch_shape
   eye = tf.eye(channels)
   ones = tf.ones([channels, height, width, 1]) * eye[:, None, None, :]  # 1_c for one sample
-  constant = _input_grad(ones, conv.kernel, [channels, height, width, batch_shape[3]])
-  constant = tf.broadcast_to(constant[:, None], [channels, n, height, width, batch_shape[3]])
+  constant = _input_grad(ones, conv.kernel, [channels, height, width, inputs])
   normal_fields = tf.reshape(conv.z_hat[None] * eye[:, None, None, None, :],
                              [channels * n, height, width, channels])
-  normal = _input_grad(normal_fields, conv.kernel, [channels * n, height, width, batch_shape[3]])
-  return tf.concat([tf.reshape(constant, [channels, -1]), tf.reshape(normal, [channels, -1])], 0)
+  normal = _input_grad(normal_fields, conv.kernel, [channels * n, height, width, inputs])
+  return tf.reshape(constant, [channels, -1]), tf.reshape(normal, [channels, -1])
 
 
 def cell_forward(inputs, edges, rows):
@@ -172,7 +171,7 @@ def _conv_bn_forward(layer, x, edge):
 def _node_groups(edges, relus, shape, values_per_channel):
   """Per target node with convs: (its convs, their sources, the filter size, the sources'
   ReLU'd states side by side, the fields 1 and z_hat of its BNs as [n * H * W, 1 + C * convs]);
-  fills each conv's field rows, field inputs and coefficient scale."""
+  fills each conv's field rows and coefficient scale."""
   channels = int(shape[-1])
   eye = tf.eye(channels)
   groups = {}
@@ -199,8 +198,7 @@ def _node_groups(edges, relus, shape, values_per_channel):
           [own[None, ..., :1] * out_channel,
            own[None, ..., 1 + channels * index:1 + channels * (index + 1)] * out_channel], 0),
           [2 * channels, -1])
-      conv.field_inputs = _field_inputs(conv, shape)
-      conv.coefficient_scale = tf.tile(conv.scale * (conv.weight / values_per_channel), [2])
+      conv.coefficient_scale = conv.scale * (conv.weight / values_per_channel)
     groups[target] = (convs, sources, size, inputs, tf.reshape(fields, [-1, fields.shape[-1]]))
   return groups
 
@@ -226,25 +224,30 @@ def _backward(edges, states, relus, masks, rows):
   for target in sorted(groups):
     for conv in groups[target][0]:
       out_of.setdefault(conv.source, []).append(conv)
-  correction_fields = {source: tf.concat([conv.field_inputs for conv in convs], 0)
-                       for source, convs in out_of.items()}
+  # (constant fields [C * convs, H * W * C], z_hat fields [C * convs, size]) per source.
+  correction_fields = {}
+  for source, convs in out_of.items():
+    constant, normal = zip(*(_field_inputs(conv, shape) for conv in convs))
+    correction_fields[source] = (tf.concat(constant, 0), tf.concat(normal, 0))
 
   def node_cotangent(pending, node, k):
     """The cotangent of `node` from what has flowed into it, or None where nothing has."""
     parts = []
-    if pending.conv_terms:
-      folded = [_input_grad(batched_backward.fold(c), kernel, [k * shape[0], *shape[1:]])
-                for c, kernel in pending.conv_terms]
-      conv = batched_backward.unfold(folded[0] if len(folded) == 1 else tf.add_n(folded), k)
-      coefficients = tf.concat([pending.corrections[id(c)] if id(c) in pending.corrections
-                                else tf.zeros([k, 2 * channels]) for c in out_of[node]], 1)
-      correction = tf.matmul(coefficients, correction_fields[node])
-      parts.append((conv - tf.reshape(correction, tf.shape(conv))) * masks[node])
-    if pending.pooled:
-      pooled = pending.pooled[0] if len(pending.pooled) == 1 else tf.add_n(pending.pooled)
+    if pending.convs is not None:
+      zero = (tf.zeros([k, channels]),) * 2
+      a, b = zip(*(pending.corrections.get(id(c), zero) for c in out_of[node]))
+      constant, normal = correction_fields[node]
+      # The constant fields' correction is the same for every sample: broadcast over them.
+      parts.append((pending.convs - tf.reshape(tf.matmul(tf.concat(b, 1), normal),
+                                               pending.convs.shape)
+                    - tf.reshape(tf.matmul(tf.concat(a, 1), constant), [k, 1, *shape[1:]]))
+                   * masks[node])
+    if pending.pooled is not None:
       parts.append(batched_backward.unfold(tf.nn.depthwise_conv2d(
-          batched_backward.fold(pooled), tf.ones([3, 3, channels, 1]), _UNIT, "SAME"), k))
-    parts.extend(pending.skipped)
+          batched_backward.fold(pending.pooled), tf.ones([3, 3, channels, 1]), _UNIT, "SAME"),
+                                           k))
+    if pending.skipped is not None:
+      parts.append(pending.skipped)
     if not parts:
       return None
     return parts[0] if len(parts) == 1 else tf.add_n(parts)
@@ -256,6 +259,7 @@ def _backward(edges, states, relus, masks, rows):
     for target in reversed(range(1, nodes)):
       if target < nodes - 1:
         cotangent = node_cotangent(pending[target], target, k)
+        pending[target] = None
         if cotangent is None:
           continue
       if target in groups:
@@ -263,14 +267,17 @@ def _backward(edges, states, relus, masks, rows):
       for edge in edges:
         if edge.target != target:
           continue
+        into = pending[edge.source]
         if edge.convs:
-          pending[edge.source].conv_terms.append((cotangent, edge.kernel))
+          into.convs = batched_backward.summed(into.convs, batched_backward.unfold(_input_grad(
+              batched_backward.fold(cotangent), edge.kernel, [k * shape[0], *shape[1:]]), k))
         if edge.pools:
           # A pool's input cotangent is the window sum of its output's / the window's count.
-          pending[edge.source].pooled.append(
-              cotangent * (edge.weight * edge.pools * window_share))
+          into.pooled = batched_backward.summed(
+              into.pooled, cotangent * (edge.weight * edge.pools * window_share))
         if edge.skips:
-          pending[edge.source].skipped.append(cotangent * (edge.weight * edge.skips))
+          into.skipped = batched_backward.summed(into.skipped,
+                                                 cotangent * (edge.weight * edge.skips))
     inputs = node_cotangent(pending[0], 0, k)
     return batched_backward.zero_cotangents(cotangents, states[0]) if inputs is None else inputs
   return backward
@@ -305,8 +312,8 @@ def _add_conv_rows(group, cotangent, k, channels, rows, pending):
   for conv, own_sum in zip(convs, sum_dy_z_hat):
     if conv.op.bn.scale:
       rows.add(conv.op.bn.gamma, conv.weight * own_sum)
-    coefficients = tf.concat([sum_dy, own_sum], 1) * conv.coefficient_scale
+    a, b = sum_dy * conv.coefficient_scale, own_sum * conv.coefficient_scale
     own = _centred_taps(raw_rows[sources.index(conv.source)], int(conv.kernel.shape[0]))
-    correction = tf.reshape(tf.matmul(coefficients, conv.field_rows), own.shape)
+    correction = tf.reshape(tf.matmul(tf.concat([a, b], 1), conv.field_rows), own.shape)
     rows.add(conv.op.conv.kernel, own * (conv.weight * conv.scale) - correction)
-    pending[conv.source].corrections[id(conv)] = coefficients
+    pending[conv.source].corrections[id(conv)] = (a, b)
