@@ -15,8 +15,9 @@ ReLU(node j), so most of the work is shared:
   a 3x3's, both padded 'same');
 - per edge: ONE `Conv2DBackpropInput` with the edge's combined kernel (its 3x3 and centred 1x1
   kernels, each scaled by its BN scale and the edge's 1 / count);
-- per source node j: ONE matrix product applies every BN correction of every conv out of j, one
-  ReLU mask, one window sum for its pools and one add for its skips.
+- per source node j: ONE matrix product applies the z_hat part of every BN correction of every
+  conv out of j (a small one, broadcast over the batch, the constant part), one ReLU mask, one
+  window sum for its pools and one running sum for its skips.
 
 BN's algebra is folded into the conv as in `pfor_gradients.conv_batch_norm_training`: with
 z_hat the conv's normalised output, s = gamma / sqrt(var + eps), m values per channel, w the
