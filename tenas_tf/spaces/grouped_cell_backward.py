@@ -4,15 +4,13 @@
 backward (two matrix products and two elementwise passes), a side-by-side transpose, a filter and
 an input gradient and a ReLU mask; per pool a divide, a pool and a multiply; then sums per edge
 and per node: about 35 passes over the [K, n, H, W, C] cotangents per edge of the supernet, and
-the NTK's time is those passes (the channels are few, so the convs are cheap). In an NB201 cell
-every op into node i reads node i's cotangent c_i, and every conv out of node j reads the same
-ReLU(node j), so most of the work is shared:
+an input gradient per conv. In an NB201 cell every op into node i reads node i's cotangent c_i,
+and every conv out of node j reads the same ReLU(node j), so most of the work is shared:
 
-- per target node i: ONE matrix product of c_i with the statistics basis of all its BNs
-  ([1 (x) I, z_hat_1 (x) I, z_hat_2 (x) I, ...]) gives every BN's sums; ONE side-by-side
-  transpose of c_i and ONE `Conv2DBackpropFilter` over the ReLU'd sources concatenated on
-  channels give the raw kernel rows of every conv into i (a 1x1 conv's rows are the centre tap of
-  a 3x3's, both padded 'same');
+- per target node i: ONE side-by-side transpose of c_i ([n, H, W, K * C]), from which ONE
+  product with the fields 1 and z_hat of all its BNs gives every BN's sums and ONE
+  `Conv2DBackpropFilter` over the ReLU'd sources concatenated on channels gives the raw kernel
+  rows of every conv into i (a 1x1 conv's rows are the centre tap of a 3x3's, both 'same');
 - per edge: ONE `Conv2DBackpropInput` with the edge's combined kernel (its 3x3 and centred 1x1
   kernels, each scaled by its BN scale and the edge's 1 / count);
 - per source node j: ONE matrix product applies the z_hat part of every BN correction of every
@@ -58,6 +56,7 @@ class _ConvBN:
   # c), so that the BN correction of K kernel rows is one product with the [K, 2C] (A, B).
   field_rows: tf.Tensor = None
   coefficient_scale: tf.Tensor = None  # [C]: A = sum(c_i) * this, B = sum(c_i z_hat) * this
+  row_scale: tf.Tensor = None  # [C]: w * s, the raw kernel rows' factor
 
 
 @dataclasses.dataclass
@@ -69,6 +68,7 @@ class _Edge:
   pools: int  # live 3x3 average pools (0 or 1)
   skips: int  # live identities (0 or 1)
   kernel: tf.Tensor = None  # the combined, scaled kernel of its convs' input gradients
+  pool_share: tf.Tensor = None  # [H, W, C]: w / the in-bounds cells of each 3x3 window
 
 
 @dataclasses.dataclass
@@ -200,6 +200,7 @@ def _node_groups(edges, relus, shape, values_per_channel):
            own[None, ..., 1 + channels * index:1 + channels * (index + 1)] * out_channel], 0),
           [2 * channels, -1])
       conv.coefficient_scale = conv.scale * (conv.weight / values_per_channel)
+      conv.row_scale = conv.scale * conv.weight
     groups[target] = (convs, sources, size, inputs, tf.reshape(fields, [-1, fields.shape[-1]]))
   return groups
 
@@ -220,6 +221,9 @@ def _backward(edges, states, relus, masks, rows):
       size = max(int(conv.kernel.shape[0]) for conv in edge.convs)
       edge.kernel = edge.weight * tf.add_n(
           [_centred(conv.kernel * conv.scale, size) for conv in edge.convs])
+    if edge.pools:
+      edge.pool_share = (edge.weight * edge.pools) * window_share
+  window_sum = tf.ones([3, 3, channels, 1])  # a depthwise kernel of ones
   # Per source node, the correction fields of the convs out of it, stacked in a fixed order.
   out_of = {}
   for target in sorted(groups):
@@ -235,8 +239,9 @@ def _backward(edges, states, relus, masks, rows):
     """The cotangent of `node` from what has flowed into it, or None where nothing has."""
     parts = []
     if pending.convs is not None:
-      zero = (tf.zeros([k, channels]),) * 2
-      a, b = zip(*(pending.corrections.get(id(c), zero) for c in out_of[node]))
+      if len(pending.corrections) < len(out_of[node]):
+        zero = (tf.zeros([k, channels]),) * 2  # the convs of a node no cotangent reached
+      a, b = zip(*(pending.corrections.get(id(c)) or zero for c in out_of[node]))
       constant, normal = correction_fields[node]
       # The constant fields' correction is the same for every sample: broadcast over them.
       parts.append((pending.convs - tf.reshape(tf.matmul(tf.concat(b, 1), normal),
@@ -245,8 +250,7 @@ def _backward(edges, states, relus, masks, rows):
                    * masks[node])
     if pending.pooled is not None:
       parts.append(batched_backward.unfold(tf.nn.depthwise_conv2d(
-          batched_backward.fold(pending.pooled), tf.ones([3, 3, channels, 1]), _UNIT, "SAME"),
-                                           k))
+          batched_backward.fold(pending.pooled), window_sum, _UNIT, "SAME"), k))
     if pending.skipped is not None:
       parts.append(pending.skipped)
     if not parts:
@@ -274,8 +278,7 @@ def _backward(edges, states, relus, masks, rows):
               batched_backward.fold(cotangent), edge.kernel, [k * shape[0], *shape[1:]]), k))
         if edge.pools:
           # A pool's input cotangent is the window sum of its output's / the window's count.
-          into.pooled = batched_backward.summed(
-              into.pooled, cotangent * (edge.weight * edge.pools * window_share))
+          into.pooled = batched_backward.summed(into.pooled, cotangent * edge.pool_share)
         if edge.skips:
           into.skipped = batched_backward.summed(into.skipped,
                                                  cotangent * (edge.weight * edge.skips))
@@ -316,5 +319,5 @@ def _add_conv_rows(group, cotangent, k, channels, rows, pending):
     a, b = sum_dy * conv.coefficient_scale, own_sum * conv.coefficient_scale
     own = _centred_taps(raw_rows[sources.index(conv.source)], int(conv.kernel.shape[0]))
     correction = tf.reshape(tf.matmul(tf.concat([a, b], 1), conv.field_rows), own.shape)
-    rows.add(conv.op.conv.kernel, own * (conv.weight * conv.scale) - correction)
+    rows.add(conv.op.conv.kernel, own * conv.row_scale - correction)
     pending[conv.source].corrections[id(conv)] = (a, b)
