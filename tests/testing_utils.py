@@ -242,8 +242,16 @@ def run_binary(command):
                         timeout=600)
 
 
+# Runs argv[1:] with SIGINT at its default disposition. A process started with SIGINT ignored
+# (a test process may inherit that: a background job of a non-interactive shell does) passes the
+# ignoring on, and Python then never turns Ctrl-C into KeyboardInterrupt; exec keeps SIG_DFL.
+_WITH_DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                        "os.execvp(sys.argv[1], sys.argv[1:])")
+
+
 def signal_after_progress(command, progressed, sig, timeout=300):
-  """Starts `command`, and sends it `sig` as soon as `progressed()` holds.
+  """Starts `command` as from a terminal (SIGINT not ignored, whatever this process inherited),
+  and sends it `sig` as soon as `progressed()` holds.
 
   Args:
     command: the command line, run from the repository root.
@@ -256,8 +264,9 @@ def signal_after_progress(command, progressed, sig, timeout=300):
     ended before), its exit status and its standard error.
   """
   with tempfile.TemporaryFile("w+") as stderr:
-    process = subprocess.Popen(command, cwd=REPO, env=_binary_env(), stdout=subprocess.DEVNULL,
-                               stderr=stderr, text=True)
+    process = subprocess.Popen([sys.executable, "-c", _WITH_DEFAULT_SIGINT, *command], cwd=REPO,
+                               env=_binary_env(), stdout=subprocess.DEVNULL, stderr=stderr,
+                               text=True)
     deadline = time.time() + timeout
     while not progressed() and process.poll() is None and time.time() < deadline:
       time.sleep(0.02)
