@@ -21,7 +21,7 @@ import numpy as np
 from tenas_tf.search import ranking
 from tenas_tf.spaces import initialize
 
-_MEMO_SIZE = 8  # elements of a stream kept: a round's shared draws are served without replaying
+_MEMO_SIZE = 8  # draws of a stream kept: a round's shared draws are served without replaying
 
 
 def draw_seed(seed, round_index, stream):
@@ -34,8 +34,9 @@ class KeyedDraws:
 
   The stream is `make_iterator()`, which must yield the same elements every time it is called
   (e.g. `iter(tenas_tf.data.ntk_batches(images, info, 72, seed))`). Asking for n in increasing
-  order costs one pass; asking for an element behind the current position restarts the stream
-  (recent elements are memoised, so a round's shared draws never restart it).
+  order costs one pass; asking for a draw behind the current position restarts the stream
+  (recent draws are memoised, so a round's shared draws never restart it: with
+  `--common_batches` every candidate asks for draws 0 to repeats - 1 again).
 
   Args:
     make_iterator: () -> an iterator of elements.
@@ -50,12 +51,9 @@ class KeyedDraws:
     self._name = name
     self._iterator = None
     self._position = 0
-    self._memo = collections.OrderedDict()
+    self._memo = collections.OrderedDict()  # draw -> its value, least recently used first
 
   def _element(self, index):
-    if index in self._memo:
-      self._memo.move_to_end(index)
-      return self._memo[index]
     if self._iterator is None or index < self._position:
       self._iterator, self._position = iter(self._make_iterator()), 0
     while self._position <= index:
@@ -65,15 +63,20 @@ class KeyedDraws:
         raise ValueError(f"{self._name} ran out after {self._position} element(s); element "
                          f"{index} was needed") from None
       self._position += 1
-    self._memo[index] = element
-    if len(self._memo) > _MEMO_SIZE:
-      self._memo.popitem(last=False)
     return element
 
   def __call__(self, draw):
+    if draw in self._memo:
+      self._memo.move_to_end(draw)
+      return self._memo[draw]
     if self._per_draw == 1:
-      return self._element(draw)
-    return [self._element(draw * self._per_draw + k) for k in range(self._per_draw)]
+      value = self._element(draw)
+    else:
+      value = [self._element(draw * self._per_draw + k) for k in range(self._per_draw)]
+    self._memo[draw] = value
+    if len(self._memo) > _MEMO_SIZE:
+      self._memo.popitem(last=False)
+    return value
 
 
 @dataclasses.dataclass(frozen=True)

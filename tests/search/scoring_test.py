@@ -47,6 +47,14 @@ class KeyedDrawsTest(tf.test.TestCase):
     self.assertEqual(draws(2), [106, 107, 108])
     self.assertEqual(draws(0), [100, 101, 102])
 
+  def test_a_rounds_shared_draws_of_several_elements_never_restart(self):
+    # --common_batches: every candidate asks for draws 0-2 again, 3 elements each (9 in all).
+    draws = self._draws(per_draw=3)
+    for _ in range(4):
+      self.assertEqual([draws(r) for r in range(3)],
+                       [[100, 101, 102], [103, 104, 105], [106, 107, 108]])
+    self.assertEqual(self.starts, 1)
+
   def test_running_out_names_the_stream(self):
     with self.assertRaisesRegex(ValueError, "numbers ran out after 30 element"):
       self._draws()(30)
