@@ -252,7 +252,9 @@ def _backward(edges, states, relus, masks, rows):
     if pending.convs is not None:
       if len(pending.corrections) < len(out_of[node]):
         zero = (tf.zeros([k, channels]),) * 2  # the convs of a node no cotangent reached
-      a, b = zip(*(pending.corrections.get(id(c)) or zero for c in out_of[node]))
+        for conv in out_of[node]:
+          pending.corrections.setdefault(id(conv), zero)
+      a, b = zip(*(pending.corrections[id(conv)] for conv in out_of[node]))
       constant, normal = correction_fields[node]
       # The constant fields' correction is the same for every sample: broadcast over them.
       parts.append((pending.convs - tf.reshape(tf.matmul(tf.concat(b, 1), normal),
