@@ -1,4 +1,5 @@
-"""A tiny DARTS search through the search binary: op rounds, the topology step, result.json."""
+"""A tiny DARTS search through the search binary: op rounds, the topology step, result.json, and
+the outcome pinned for it (tests/search/pinned_results_test.py)."""
 
 import json
 import os
@@ -8,18 +9,15 @@ import tempfile
 from absl.testing import absltest
 
 from tenas_tf.spaces import DartsGenotype
-from tests import testing_utils
+from tests.search import pinned_results_test
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = ["--space=darts", "--dataset=synthetic", "--synthetic_count=64", "--ntk_batch_size=4",
-        "--lr_batch_size=40", "--lr_batches=1", "--repeats=1", "--prune_number=1", "--seed=3",
-        "--common_batches"]
-
-# The binary's main on the DARTS space with its candidates restricted to three ops without weights
-# (`testing_utils.reduced_space`): the full supernet's vectorised NTK Jacobian takes minutes to
-# trace on a CPU, and the flow under test (flags, op rounds, topology rounds, run directory) is
-# the same. 3 ops per edge and --prune_number=1: two op rounds, then six topology rounds.
-KEEP = ("skip_connect", "avg_pool_3x3", "max_pool_3x3")
+# The pinned DARTS search (tests/search/pinned_results_test.py): its space reduced to
+# skip_connect, max_pool_3x3 and sep_conv_3x3 (`testing_utils.reduced_space`; the full supernet
+# is minutes of CPU per round and the flow under test is the same), --prune_number=2: one op
+# round, then six topology rounds.
+CASE = "darts_common"
+KEEP = pinned_results_test.DARTS_OPS
 
 
 class DartsSearchBinaryTest(absltest.TestCase):
@@ -28,9 +26,8 @@ class DartsSearchBinaryTest(absltest.TestCase):
     tmp = self.enter_context(tempfile.TemporaryDirectory())
     run_dir = os.path.join(tmp, "run")
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.run(
-        testing_utils.reduced_search_command("darts", KEEP, *TINY, f"--run_dir={run_dir}"),
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    process = subprocess.run(pinned_results_test.search_command(CASE, f"--run_dir={run_dir}"),
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
     with open(os.path.join(run_dir, "result.json")) as stream:
       result = json.load(stream)
@@ -50,16 +47,17 @@ class DartsSearchBinaryTest(absltest.TestCase):
     self.assertEqual(genotype.to_json(), result["genotype"])
 
     rounds = result["rounds"]
-    self.assertEqual([r["kind"] for r in rounds], ["ops"] * 2 + ["topology"] * 6)
-    self.assertEqual([len(r["scores"]) for r in rounds], [84, 56, 3, 4, 5, 3, 4, 5])
-    self.assertEqual([len(r["pruned"]) for r in rounds], [28, 28, 1, 2, 3, 1, 2, 3])
-    self.assertEqual([(r["cell"], r["node"]) for r in rounds[2:]],
+    self.assertEqual([r["kind"] for r in rounds], ["ops"] + ["topology"] * 6)
+    self.assertEqual([len(r["scores"]) for r in rounds], [84, 3, 4, 5, 3, 4, 5])
+    self.assertEqual([len(r["pruned"]) for r in rounds], [56, 1, 2, 3, 1, 2, 3])
+    self.assertEqual([(r["cell"], r["node"]) for r in rounds[1:]],
                      [(cell, node) for cell in ("normal", "reduce") for node in (1, 2, 3)])
     self.assertEqual(result["config"]["space"], "darts")
     self.assertIn(f"genotype: {genotype.to_string()}", process.stdout)
     with open(os.path.join(run_dir, "state.json")) as stream:
       self.assertEqual(json.load(stream)["rounds"], rounds)
     self.assertTrue(os.path.exists(os.path.join(run_dir, "search.flags")))
+    pinned_results_test.assert_matches_pinned(self, result, CASE)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
 commit 576badf, before the package was reorganised into floors (issue 11). The redesign must not
 change a search's outcome, so the records are compared with the pinned ones: genotype, pruned ops,
 candidates and ranks exactly, scores to float32 round-off.
+
+The DARTS case (op round and topology step) is checked through the search binary, by
+`tests/launch/darts_search_binary_test.py` (`assert_matches_pinned`): one run serves both that
+test and the pin.
 """
 
 import dataclasses
@@ -23,14 +27,14 @@ from tenas_tf.spaces import registry
 from tests import testing_utils
 
 _PINNED = os.path.join(os.path.dirname(__file__), "pinned_results.json")
-_DARTS_OPS = ("skip_connect", "max_pool_3x3", "sep_conv_3x3")
+DARTS_OPS = ("skip_connect", "max_pool_3x3", "sep_conv_3x3")
 
 # name -> (space, reduced to these ops or None, settings)
 _CASES = {
     "nb201_reference": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=5)),
     "nb201_common": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=6,
                                          common_batches=True)),
-    "darts_common": ("darts", _DARTS_OPS, dict(prune_number=2, repeats=1,
+    "darts_common": ("darts", DARTS_OPS, dict(prune_number=2, repeats=1,
                                                lr_batches_per_count=1, seed=7,
                                                common_batches=True)),
 }
@@ -68,35 +72,47 @@ def _pinned_view(result):
                      for record in result["rounds"]]}
 
 
+def assert_matches_pinned(test_case, result, case):
+  """Fails `test_case` unless the search `result` (result.json's) has the pinned outcome of
+  `case`: genotype, and per round its kind, pruned ops, candidates, ranks and warnings exactly,
+  scores to float32 round-off."""
+  with open(_PINNED) as stream:
+    want = json.load(stream)[case]
+  got = _pinned_view(result)
+  test_case.assertEqual(got["genotype"], want["genotype"])
+  test_case.assertEqual(len(got["rounds"]), len(want["rounds"]))
+  for got_round, want_round in zip(got["rounds"], want["rounds"]):
+    for key in ("round", "kind", "pruned", "ranks", "warnings"):
+      test_case.assertEqual(got_round[key], want_round[key],
+                            f"round {want_round['round']}: {key}")
+    test_case.assertEqual(len(got_round["scores"]), len(want_round["scores"]))
+    for got_score, want_score in zip(got_round["scores"], want_round["scores"]):
+      test_case.assertEqual({k: got_score[k] for k in ("cell", "edge", "op")},
+                            {k: want_score[k] for k in ("cell", "edge", "op")})
+      np.testing.assert_allclose([got_score["ntk"], got_score["lr"]],
+                                 [want_score["ntk"], want_score["lr"]], rtol=1e-4, atol=1e-6)
+
+
+def search_command(case, *flags):
+  """The search binary's command line (`testing_utils.reduced_search_command`) that runs the
+  same search as `_search(case)`, with `flags` (e.g. --run_dir) after the case's own."""
+  space_name, keep_ops, settings = _CASES[case]
+  return testing_utils.reduced_search_command(
+      space_name, keep_ops or registry.SPACES[space_name].ops,
+      f"--space={space_name}", "--dataset=synthetic", "--synthetic_count=64",
+      "--ntk_batch_size=6", "--lr_batch_size=40",
+      f"--lr_batches={settings['lr_batches_per_count']}", f"--repeats={settings['repeats']}",
+      f"--seed={settings['seed']}", f"--prune_number={settings.get('prune_number', 1)}",
+      *(["--common_batches"] if settings.get("common_batches") else []), *flags)
+
+
 class PinnedResultsTest(absltest.TestCase):
 
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    with open(_PINNED) as stream:
-      cls.pinned = json.load(stream)
-
-  def _check(self, case):
-    got, want = _pinned_view(_search(case)), self.pinned[case]
-    self.assertEqual(got["genotype"], want["genotype"])
-    self.assertEqual(len(got["rounds"]), len(want["rounds"]))
-    for got_round, want_round in zip(got["rounds"], want["rounds"]):
-      for key in ("round", "kind", "pruned", "ranks", "warnings"):
-        self.assertEqual(got_round[key], want_round[key], f"round {want_round['round']}: {key}")
-      for got_score, want_score in zip(got_round["scores"], want_round["scores"]):
-        self.assertEqual({k: got_score[k] for k in ("cell", "edge", "op")},
-                         {k: want_score[k] for k in ("cell", "edge", "op")})
-        np.testing.assert_allclose([got_score["ntk"], got_score["lr"]],
-                                   [want_score["ntk"], want_score["lr"]], rtol=1e-4, atol=1e-6)
-
   def test_nb201_reference_batches(self):
-    self._check("nb201_reference")
+    assert_matches_pinned(self, _search("nb201_reference"), "nb201_reference")
 
   def test_nb201_common_batches(self):
-    self._check("nb201_common")
-
-  def test_darts_with_topology_step(self):
-    self._check("darts_common")
+    assert_matches_pinned(self, _search("nb201_common"), "nb201_common")
 
 
 if __name__ == "__main__":
