@@ -29,6 +29,9 @@ from tests import testing_utils
 _PINNED = os.path.join(os.path.dirname(__file__), "pinned_results.json")
 DARTS_OPS = ("skip_connect", "max_pool_3x3", "sep_conv_3x3")
 
+# The data and batch sizes of every case.
+_SYNTHETIC_COUNT, _BATCH_SIZE, _LR_BATCH_SIZE = 64, 6, 40
+
 # name -> (space, reduced to these ops or None, settings)
 _CASES = {
     "nb201_reference": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=5)),
@@ -54,9 +57,11 @@ def _search(case):
   """The result of the small search `case`, run in a temporary folder."""
   space_name, keep_ops, settings = _CASES[case]
   config = experiments.SearchConfig(space=space_name, dataset="synthetic",
-                                    data_source="synthetic:64", batch_size=6, lr_batch_size=40,
+                                    data_source=f"synthetic:{_SYNTHETIC_COUNT}",
+                                    batch_size=_BATCH_SIZE, lr_batch_size=_LR_BATCH_SIZE,
                                     settings=search.PruneSettings(**settings))
-  images = data_lib.load_images("synthetic", synthetic_count=64, seed=settings["seed"])
+  images = data_lib.load_images("synthetic", synthetic_count=_SYNTHETIC_COUNT,
+                                seed=settings["seed"])
   original = registry.SPACES[space_name]
   registry.SPACES[space_name] = _space(space_name, keep_ops)
   try:
@@ -99,8 +104,8 @@ def search_command(case, *flags):
   space_name, keep_ops, settings = _CASES[case]
   return testing_utils.reduced_search_command(
       space_name, keep_ops or registry.SPACES[space_name].ops,
-      f"--space={space_name}", "--dataset=synthetic", "--synthetic_count=64",
-      "--ntk_batch_size=6", "--lr_batch_size=40",
+      f"--space={space_name}", "--dataset=synthetic", f"--synthetic_count={_SYNTHETIC_COUNT}",
+      f"--ntk_batch_size={_BATCH_SIZE}", f"--lr_batch_size={_LR_BATCH_SIZE}",
       f"--lr_batches={settings['lr_batches_per_count']}", f"--repeats={settings['repeats']}",
       f"--seed={settings['seed']}", f"--prune_number={settings.get('prune_number', 1)}",
       *(["--common_batches"] if settings.get("common_batches") else []), *flags)

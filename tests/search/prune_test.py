@@ -6,6 +6,7 @@ import tensorflow as tf
 from tenas_tf import data as data_lib
 from tenas_tf.search import prune
 from tenas_tf.spaces import registry
+from tests import testing_utils
 
 SPACE = registry.get_space("nb201")
 INFO = data_lib.dataset_info("synthetic")
@@ -59,9 +60,7 @@ class PruneRoundTest(tf.test.TestCase):
 
   def test_round_is_deterministic_and_seed_dependent(self):
     # Two ops per edge (a conv and a pool): 12 candidates a round instead of 24, same mechanism.
-    mask = SPACE.initial_mask()
-    for column, op in enumerate(SPACE.ops):
-      mask[..., column] &= op in ("nor_conv_3x3", "avg_pool_3x3")
+    mask = testing_utils.only_ops(SPACE, ("nor_conv_3x3", "avg_pool_3x3"))
     settings = prune.PruneSettings(repeats=1, lr_batches_per_count=1, seed=3)
     _, first = self._round(settings, mask.copy())
     _, second = self._round(settings, mask.copy())
