@@ -3,7 +3,9 @@
 `pinned_results.json` was written by `python -m tests.search.pinned_results_test --write` at
 commit 576badf, before the package was reorganised into floors (issue 11). The redesign must not
 change a search's outcome, so the records are compared with the pinned ones: genotype, pruned ops,
-candidates and ranks exactly, scores to float32 round-off.
+candidates and ranks exactly, scores to float32 round-off. Every case prunes 2 ops per edge and
+round (NB201: rounds of 24 and 12 candidates), its pin computed by 576badf's code with the
+harness of that time (commit 7738267's version of this file, the cases' settings changed).
 
 The DARTS case (op round and topology step) is checked through the search binary, by
 `tests/launch/darts_search_binary_test.py` (`assert_matches_pinned`): one run serves both that
@@ -34,9 +36,10 @@ _SYNTHETIC_COUNT, _BATCH_SIZE, _LR_BATCH_SIZE = 64, 6, 40
 
 # name -> (space, reduced to these ops or None, settings)
 _CASES = {
-    "nb201_reference": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=5)),
-    "nb201_common": ("nb201", None, dict(repeats=2, lr_batches_per_count=2, seed=6,
-                                         common_batches=True)),
+    "nb201_reference": ("nb201", None, dict(prune_number=2, repeats=2, lr_batches_per_count=2,
+                                            seed=5)),
+    "nb201_common": ("nb201", None, dict(prune_number=2, repeats=2, lr_batches_per_count=2,
+                                         seed=6, common_batches=True)),
     "darts_common": ("darts", DARTS_OPS, dict(prune_number=2, repeats=1,
                                                lr_batches_per_count=1, seed=7,
                                                common_batches=True)),
