@@ -4,6 +4,9 @@ interrupts.
 Ctrl-C (SIGINT) and SIGTERM stop a binary between two statements of Python: what is finished is
 on disk already (run files are written atomically after each step), so the binary prints one line
 saying so and that rerunning the same command resumes, and exits 130 / 143 without a traceback.
+The signal is recorded when it arrives, because its exception does not always reach the binary as
+itself: C code running at that moment can turn it into another (numpy, converting a Python
+sequence, raises a TypeError in place of the KeyboardInterrupt it met).
 """
 
 import logging as std_logging
@@ -15,13 +18,9 @@ from absl import flags
 from absl import logging
 
 
-class _Terminated(Exception):
-  """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT."""
-
-
-def _terminate(signum, frame):
-  del signum, frame
-  raise _Terminated()
+class _Terminated(BaseException):
+  """SIGTERM, raised in the main thread as KeyboardInterrupt is for SIGINT (a BaseException, so
+  that no `except Exception` of library code takes it for an error)."""
 
 
 def _resume_hint():
@@ -32,23 +31,31 @@ def run_command(body, argv, interrupted=_resume_hint):
   """Runs `body()` as a binary's main.
 
   Bad input (ValueError) exits 1 with its message; SIGINT and SIGTERM exit 130 and 143 with the
-  line `interrupted()` returns; neither prints a traceback.
+  line `interrupted()` returns, whatever exception the signal became on its way out; neither
+  prints a traceback.
   """
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   std_logging.getLogger("tenas_tf").setLevel(std_logging.INFO)
-  signal.signal(signal.SIGTERM, _terminate)
+  received = []  # the signal that stops the binary, once one has arrived
+
+  def stop(signum, frame):
+    del frame
+    received.append(signum)
+    raise KeyboardInterrupt() if signum == signal.SIGINT else _Terminated()
+
+  signal.signal(signal.SIGINT, stop)
+  signal.signal(signal.SIGTERM, stop)
   try:
     body()
-  except ValueError as error:
-    logging.debug("user error", exc_info=True)
-    sys.exit(f"error: {error}")
-  except KeyboardInterrupt:
-    print(interrupted(), file=sys.stderr, flush=True)
-    sys.exit(128 + signal.SIGINT)
-  except _Terminated:
-    print(interrupted(), file=sys.stderr, flush=True)
-    sys.exit(128 + signal.SIGTERM)
+  except (Exception, KeyboardInterrupt, _Terminated) as error:  # pylint: disable=broad-except
+    if received or isinstance(error, KeyboardInterrupt):
+      print(interrupted(), file=sys.stderr, flush=True)
+      sys.exit(128 + (received[0] if received else signal.SIGINT))
+    if isinstance(error, ValueError):
+      logging.debug("user error", exc_info=True)
+      sys.exit(f"error: {error}")
+    raise
 
 
 def run(main, holders):
