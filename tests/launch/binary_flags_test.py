@@ -52,8 +52,9 @@ class BinaryFlagsTest(parameterized.TestCase):
     self.assertNotIn("--helpfull", listed)  # absl's own flags are not the binary's
     self.assertLess(len(listed), 40, "help lists more than the binary's flags")
 
-  # One per binary (absl's rejection is the same for every flag; the help test checks each
-  # binary's whole set, docs/flags.md runs `tenas-search --batch_size=8`), a boolean's [no] form.
+  # One flag per binary, one of them a boolean's --no form: absl rejects every unknown flag the
+  # same way, the help test checks each binary's whole set, and docs/flags.md runs
+  # `tenas-search --batch_size=8`.
   @parameterized.parameters(("search", "--epochs=3"), ("evaluate", "--learning_rate=0.1"),
                             ("train", "--ntk_batch_size=8"), ("export", "--nodeterministic_ops"))
   def test_a_flag_of_another_binary_is_an_error(self, binary, flag):
