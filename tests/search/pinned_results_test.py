@@ -110,7 +110,7 @@ def search_command(case, *flags):
       f"--space={space_name}", "--dataset=synthetic", f"--synthetic_count={_SYNTHETIC_COUNT}",
       f"--ntk_batch_size={_BATCH_SIZE}", f"--lr_batch_size={_LR_BATCH_SIZE}",
       f"--lr_batches={settings['lr_batches_per_count']}", f"--repeats={settings['repeats']}",
-      f"--seed={settings['seed']}", f"--prune_number={settings.get('prune_number', 1)}",
+      f"--seed={settings['seed']}", f"--prune_number={settings['prune_number']}",
       *(["--common_batches"] if settings.get("common_batches") else []), *flags)
 
 
