@@ -139,24 +139,33 @@ def relu(x):
 
 
 def side_by_side(cotangents):
-  """[K, n, h, w, c] -> [n, h, w, K * c]: the K cotangents as the output channels of one batch."""
+  """[K, n, h, w, c] -> [n, h, w, K * c]: the K cotangents as the output channels of one batch.
+  (Static shapes where known, as in `fold`.)"""
+  transposed = tf.transpose(cotangents, [1, 2, 3, 0, 4])
+  if cotangents.shape.is_fully_defined():
+    k, n, height, width, channels = cotangents.shape
+    return tf.reshape(transposed, [n, height, width, k * channels])
   shape = tf.shape(cotangents)
-  return tf.reshape(tf.transpose(cotangents, [1, 2, 3, 0, 4]),
-                    tf.concat([shape[1:4], [shape[0] * shape[4]]], 0))
+  return tf.reshape(transposed, tf.concat([shape[1:4], [shape[0] * shape[4]]], 0))
 
 
 def kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations, side=None):
   """[K, kh, kw, c_in, c_out]: the kernel gradient of a conv of `x` for each of K cotangents
   [K, n, h, w, c_out], from ONE `Conv2DBackpropFilter` with the K cotangents side by side as
-  K * c_out output channels (`side`: their `side_by_side`, where the caller has it already)."""
-  k = tf.shape(cotangents)[0]
-  c_out = kernel_shape[-1]
+  K * c_out output channels (`side`: their `side_by_side`, where the caller has it already).
+  `kernel_shape`: a list, or a shape tensor inside a traced step."""
+  k = cotangents.shape[0]
+  if isinstance(kernel_shape, list) and k is not None:  # static: no shape arithmetic ops
+    filter_sizes, rows_shape = kernel_shape[:3] + [k * kernel_shape[3]], kernel_shape[:3] + [k, -1]
+  else:
+    k = tf.shape(cotangents)[0]
+    filter_sizes = tf.concat([kernel_shape[:3], [k * kernel_shape[-1]]], 0)
+    rows_shape = tf.concat([kernel_shape[:3], [k, -1]], 0)
   rows = tf.raw_ops.Conv2DBackpropFilter(
-      input=x, filter_sizes=tf.concat([kernel_shape[:3], [k * c_out]], 0),
+      input=x, filter_sizes=filter_sizes,
       out_backprop=side_by_side(cotangents) if side is None else side, strides=strides,
       padding=padding, dilations=dilations)
-  return tf.transpose(tf.reshape(rows, tf.concat([kernel_shape[:3], [k, c_out]], 0)),
-                      [3, 0, 1, 2, 4])
+  return tf.transpose(tf.reshape(rows, rows_shape), [3, 0, 1, 2, 4])
 
 
 def conv2d(x, layer, rows, input_cotangents=True):

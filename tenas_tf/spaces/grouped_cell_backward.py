@@ -52,11 +52,24 @@ class _ConvBN:
   kernel: tf.Tensor  # [k, k, C, C]
   scale: tf.Tensor  # [C]: gamma / sqrt(var + eps)
   z_hat: tf.Tensor  # [n, H, W, C]
-  # [2C, k * k * C * C]: the kernel rows of the fields 1_c and z_hat_c (each in output channel
-  # c), so that the BN correction of K kernel rows is one product with the [K, 2C] (A, B).
-  field_rows: tf.Tensor = None
-  coefficient_scale: tf.Tensor = None  # [C]: A = sum(c_i) * this, B = sum(c_i z_hat) * this
+  # The kernel rows of its BN's fields 1 ([k, k, C, 1]) and z_hat ([k, k, C, C], output channel c
+  # the field z_hat_c's), so that the correction of K kernel rows is A (x) the first + B * the
+  # second.
+  field_rows: tuple = None
   row_scale: tf.Tensor = None  # [C]: w * s, the raw kernel rows' factor
+
+
+@dataclasses.dataclass
+class _NodeGroup:
+  """The convs into one node and what their kernel rows and BN sums are computed from."""
+
+  convs: list
+  sources: list  # the convs' source nodes, sorted: the order of `inputs`' channel blocks
+  size: int  # the largest kernel size
+  inputs: tf.Tensor  # [n, H, W, C * sources]: the sources' ReLU'd states side by side
+  fields: tf.Tensor  # [n * H * W, 1 + C * convs]: the fields 1 and z_hat of their BNs
+  coefficient_scales: tf.Tensor  # [convs, 1, C]: A = sum(c_i) * this, B = sum(c_i z_hat) * this
+  weights: tf.Tensor  # [convs, 1, 1]: each conv's edge's 1 / count
 
 
 @dataclasses.dataclass
@@ -97,12 +110,27 @@ def _input_grad(cotangents, kernel, input_shape):
       padding="SAME")
 
 
-def _field_inputs(conv):
-  """The input gradients, through the op's kernel, of the fields 1_c (the same for every sample:
-  [C, H * W * C_in], one sample's) and z_hat_c (z_hat's channel c alone: [C, n * H * W * C_in])."""
-  _, height, width, channels = conv.z_hat.shape
-  return (_channel_input_grads(tf.ones([1, height, width, channels]), conv.kernel),
-          _channel_input_grads(conv.z_hat, conv.kernel))
+def _correction_fields(out_of, shape):
+  """Per source node, the input gradients through the kernels of the convs out of it (in
+  `out_of`'s order) of their fields 1_c (the same for every sample: [C * convs, H * W * C_in],
+  one sample's) and z_hat_c (z_hat's channel c alone: [C * convs, n * H * W * C_in]).
+
+  The whole cell's fields in ONE `_channel_input_grads`: every conv's z_hat side by side on
+  channels, the field 1 as an extra first sample, and the kernels stacked on their output
+  channels (a 1x1 kernel centred in the 3x3: the same 'same' conv). Per conv and field the
+  dozen small eager ops cost about 1 ms on 2 cores at the search's sizes, 72 calls per kappa.
+  """
+  sources = sorted(out_of)
+  convs = [conv for source in sources for conv in out_of[source]]
+  size = max(int(conv.kernel.shape[0]) for conv in convs)
+  z_hats = tf.concat([conv.z_hat for conv in convs], -1)  # [n, H, W, C * convs]
+  spread = _channel_input_grads(
+      tf.concat([tf.ones_like(z_hats[:1]), z_hats], 0),
+      tf.concat([_centred(conv.kernel, size) for conv in convs], -1))
+  one_sample = int(shape[1] * shape[2] * shape[3])
+  constant, normal = tf.split(spread, [one_sample, -1], axis=1)
+  counts = [int(shape[-1]) * len(out_of[source]) for source in sources]
+  return dict(zip(sources, zip(tf.split(constant, counts), tf.split(normal, counts))))
 
 
 def _channel_input_grads(fields, kernel):
@@ -181,11 +209,8 @@ def _conv_bn_forward(layer, x, edge):
 
 
 def _node_groups(edges, relus, shape, values_per_channel):
-  """Per target node with convs: (its convs, their sources, the filter size, the sources'
-  ReLU'd states side by side, the fields 1 and z_hat of its BNs as [n * H * W, 1 + C * convs]);
-  fills each conv's field rows and coefficient scale."""
+  """Per target node with convs, its `_NodeGroup`; fills each conv's field rows."""
   channels = int(shape[-1])
-  eye = tf.eye(channels)
   groups = {}
   for target in sorted({edge.target for edge in edges}):
     convs = [conv for edge in edges if edge.target == target for conv in edge.convs]
@@ -202,18 +227,35 @@ def _node_groups(edges, relus, shape, values_per_channel):
         input=inputs,
         filter_sizes=[size, size, channels * len(sources), 1 + channels * len(convs)],
         out_backprop=fields, strides=_UNIT, padding="SAME")
-    per_source = tf.split(field_rows, len(sources), axis=2)
-    out_channel = eye[:, None, None, None, :]
+    blocks = _source_blocks(field_rows, convs, sources, 2)
+    pieces = {key: tf.split(block, [1] + [channels] * len(convs), axis=-1)
+              for key, block in blocks.items()}
     for index, conv in enumerate(convs):
-      own = _centred_taps(per_source[sources.index(conv.source)], int(conv.kernel.shape[0]))
-      conv.field_rows = tf.reshape(tf.concat(
-          [own[None, ..., :1] * out_channel,
-           own[None, ..., 1 + channels * index:1 + channels * (index + 1)] * out_channel], 0),
-          [2 * channels, -1])
-      conv.coefficient_scale = conv.scale * (conv.weight / values_per_channel)
+      ones, *normal = pieces[conv.source, int(conv.kernel.shape[0])]
+      conv.field_rows = (ones, normal[index])
       conv.row_scale = conv.scale * conv.weight
-    groups[target] = (convs, sources, size, inputs, tf.reshape(fields, [-1, fields.shape[-1]]))
+    groups[target] = _NodeGroup(
+        convs, sources, size, inputs, tf.reshape(fields, [-1, fields.shape[-1]]),
+        tf.stack([conv.scale * (conv.weight / values_per_channel) for conv in convs])[:, None],
+        tf.constant([[[conv.weight]] for conv in convs]))
   return groups
+
+
+def _source_blocks(rows, convs, sources, axis):
+  """{(source, kernel size): its block of `rows`}, for each source and size of `convs`.
+
+  `rows` holds the rows of kernels of the largest size, [..., size, size, ...], with the sources'
+  input channels side by side on `axis` (in `sources`' order); a smaller conv's rows are the
+  centre taps of its source's block. One split, and one slice per source and smaller size:
+  a slice per conv costs more than its arithmetic at the search's sizes.
+  """
+  by_source = dict(zip(sources, tf.split(rows, len(sources), axis=axis)))
+  blocks = {}
+  for conv in convs:
+    key = (conv.source, int(conv.kernel.shape[0]))
+    if key not in blocks:
+      blocks[key] = _centred_taps(by_source[conv.source], key[1], axis)
+  return blocks
 
 
 def _backward(edges, states, relus, masks, rows):
@@ -238,13 +280,9 @@ def _backward(edges, states, relus, masks, rows):
   # Per source node, the correction fields of the convs out of it, stacked in a fixed order.
   out_of = {}
   for target in sorted(groups):
-    for conv in groups[target][0]:
+    for conv in groups[target].convs:
       out_of.setdefault(conv.source, []).append(conv)
-  # (constant fields [C * convs, H * W * C], z_hat fields [C * convs, size]) per source.
-  correction_fields = {}
-  for source, convs in out_of.items():
-    constant, normal = zip(*(_field_inputs(conv) for conv in convs))
-    correction_fields[source] = (tf.concat(constant, 0), tf.concat(normal, 0))
+  correction_fields = _correction_fields(out_of, shape) if out_of else {}
 
   def node_cotangent(pending, node, k):
     """The cotangent of `node` from what has flowed into it, or None where nothing has."""
@@ -300,12 +338,17 @@ def _backward(edges, states, relus, masks, rows):
   return backward
 
 
-def _centred_taps(kernel_rows, size):
-  """The centre [size, size] taps of [k, k, ...] rows (a 1x1 conv's rows inside a 3x3's)."""
-  pad = (int(kernel_rows.shape[-4]) - size) // 2
+def _centred_taps(kernel_rows, size, channel_axis):
+  """The centre [size, size] taps of rows [..., k, k, C_in, ...] whose input channels are on
+  `channel_axis` (a 1x1 conv's rows inside a 3x3's)."""
+  pad = (int(kernel_rows.shape[channel_axis - 2]) - size) // 2
   if not pad:
     return kernel_rows
-  return kernel_rows[..., pad:pad + size, pad:pad + size, :, :]
+  begin = [0] * kernel_rows.shape.rank
+  begin[channel_axis - 2] = begin[channel_axis - 1] = pad
+  extent = list(kernel_rows.shape)
+  extent[channel_axis - 2] = extent[channel_axis - 1] = size
+  return tf.slice(kernel_rows, begin, extent)
 
 
 def _add_conv_rows(group, cotangent, k, channels, rows, pending):
@@ -317,20 +360,25 @@ def _add_conv_rows(group, cotangent, k, channels, rows, pending):
   sum(c_i) and sum(c_i z_hat) (the product also pairs channels that are not the same: the
   diagonal is kept; C is small).
   """
-  convs, sources, size, inputs, fields = group
+  convs = group.convs
   side = batched_backward.side_by_side(cotangent)
-  products = tf.matmul(fields, tf.reshape(side, [-1, k * channels]), transpose_a=True)
-  sum_dy = tf.reshape(products[:1], [k, channels])
-  sum_dy_z_hat = tf.unstack(tf.linalg.diag_part(tf.transpose(
-      tf.reshape(products[1:], [len(convs), channels, k, channels]), [0, 2, 1, 3])))
-  raw_rows = tf.split(batched_backward.kernel_rows(
-      inputs, [size, size, channels * len(sources), channels], cotangent, _UNIT, "SAME", _UNIT,
-      side=side), len(sources), axis=3)
-  for conv, own_sum in zip(convs, sum_dy_z_hat):
+  products = tf.matmul(group.fields, tf.reshape(side, [-1, k * channels]), transpose_a=True)
+  sum_dy, sum_dy_z_hat = tf.split(products, [1, channels * len(convs)])
+  sum_dy_z_hat = tf.linalg.diag_part(tf.transpose(
+      tf.reshape(sum_dy_z_hat, [len(convs), channels, k, channels]), [0, 2, 1, 3]))
+  a = tf.reshape(sum_dy, [k, channels]) * group.coefficient_scales  # [convs, K, C]
+  b = sum_dy_z_hat * group.coefficient_scales
+  gamma_rows = tf.unstack(sum_dy_z_hat * group.weights)
+  kernel_shaped = [k, 1, 1, 1, channels]
+  raw_rows = _source_blocks(batched_backward.kernel_rows(
+      group.inputs, [group.size, group.size, channels * len(group.sources), channels], cotangent,
+      _UNIT, "SAME", _UNIT, side=side), convs, group.sources, 3)
+  for index, (conv, a_conv, b_conv) in enumerate(zip(convs, tf.unstack(a), tf.unstack(b))):
     if conv.op.bn.scale:
-      rows.add(conv.op.bn.gamma, conv.weight * own_sum)
-    a, b = sum_dy * conv.coefficient_scale, own_sum * conv.coefficient_scale
-    own = _centred_taps(raw_rows[sources.index(conv.source)], int(conv.kernel.shape[0]))
-    correction = tf.reshape(tf.matmul(tf.concat([a, b], 1), conv.field_rows), own.shape)
+      rows.add(conv.op.bn.gamma, gamma_rows[index])
+    ones_rows, normal_rows = conv.field_rows
+    correction = (tf.reshape(a_conv, kernel_shaped) * ones_rows +
+                  tf.reshape(b_conv, kernel_shaped) * normal_rows)
+    own = raw_rows[conv.source, int(conv.kernel.shape[0])]
     rows.add(conv.op.conv.kernel, own * conv.row_scale - correction)
-    pending[conv.source].corrections[id(conv)] = (a, b)
+    pending[conv.source].corrections[id(conv)] = (a_conv, b_conv)
