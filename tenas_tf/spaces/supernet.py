@@ -11,6 +11,7 @@ Reference: TE-NAS (Chen et al., ICLR 2021) section 3.3 (the supernet pruned one 
 
 import numpy as np
 import keras
+import tensorflow as tf
 
 from tenas_tf import checks
 from tenas_tf.spaces import batched_backward
@@ -72,6 +73,12 @@ class SearchNetwork(keras.Model):
     self.alive = self.add_weight(
         shape=self.buildable_mask.shape, trainable=False, name="alive",
         initializer=keras.initializers.Constant(self.buildable_mask.astype("float32")))
+
+  def build(self, input_shape):
+    """Creates the weights with one eager call on zeros. Keras, for a model without `build`,
+    makes them in a symbolic call instead, which builds a graph of every skipped op's `tf.cond`:
+    measured on 2 cores, 4.0 s for the DARTS NTK net of three ops against 0.5 s eagerly."""
+    self.call(tf.zeros([2, *input_shape[1:]]), training=False)
 
   def set_alive(self, mask):
     """Sets the alive-op mask ([cell types, edges, len(ops)] bools); no retracing, same weights.
