@@ -38,11 +38,17 @@ def _recording_outputs(layers, sink):
       object.__delattr__(layer, "call")
 
 
-def _make_pattern_function(model):
+def _pattern_layers(model):
+  """`relu_layers(model)`; raises ValueError naming the model where it has none."""
   layers = relu_layers(model)
   if not layers:
     raise ValueError(f"model {model.name!r} has no keras.layers.ReLU or Activation('relu') "
                      "layer, so it has no activation pattern to count")
+  return layers
+
+
+def _make_pattern_function(model):
+  layers = _pattern_layers(model)
 
   @tf.function(reduce_retracing=True)
   def patterns(samples):
@@ -64,6 +70,19 @@ def relu_sign_patterns(model, samples):
   samples = tf.convert_to_tensor(samples, dtype=tf.float32)
   function = _compiled.cached(model, ("patterns",), lambda: _make_pattern_function(model))
   return function(samples).numpy()
+
+
+def relu_unit_count(model, samples):
+  """The length of one sample's pattern in `relu_sign_patterns`: the ReLU output values per
+  sample of `model` on `samples` [n, ...] (the reference's "hooked units").
+
+  One eager call: a network that is only measured, never counted (a cell's sizes), is not traced
+  (tracing a DARTS thin net for its patterns takes seconds on a CPU).
+  """
+  outputs = []
+  with _recording_outputs(_pattern_layers(model), outputs):
+    model(tf.convert_to_tensor(samples, dtype=tf.float32), training=True)
+  return sum(int(np.prod(output.shape[1:])) for output in outputs)
 
 
 def count_distinct_rows(patterns):

@@ -131,7 +131,7 @@ def pruned_network_sizes(space, mask, num_classes, input_shape, init="pytorch_de
   """
   built_ops = space.built_ops_of(mask)
   thin = space.linear_region_network(num_classes, init, built_ops=built_ops)
-  hooked = indicators.relu_sign_patterns(thin, tf.zeros([2, 3, 3, 1])).shape[1]
+  hooked = indicators.relu_unit_count(thin, tf.zeros([2, 3, 3, 1]))
   ntk_net = space.ntk_network(num_classes, input_shape, init, built_ops=built_ops)
   params = sum(int(np.prod(v.shape)) for v in indicators.ntk_variables(ntk_net))
   return int(hooked), params

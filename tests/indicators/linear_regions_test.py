@@ -150,6 +150,16 @@ class ReLUNetBruteForceTest(parameterized.TestCase, tf.test.TestCase):
     self.assertAllEqual(indicators.relu_sign_patterns(model, points), expected)
     self.assertEqual(indicators.num_linear_regions(model, points), _distinct(expected))
 
+  def test_unit_count_is_every_relu_output_value_of_a_sample(self):
+    # 5x5x3 values after the 'same' conv, 3x3x2 after the 'valid' one: 75 + 18.
+    model = keras.Sequential([keras.Input((5, 5, 1)),
+                              keras.layers.Conv2D(3, 3, padding="same"), keras.layers.ReLU(),
+                              keras.layers.Conv2D(2, 3), keras.layers.ReLU(),
+                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    samples = np.random.default_rng(0).normal(size=(4, 5, 5, 1)).astype(np.float32)
+    self.assertEqual(indicators.relu_unit_count(model, samples), 93)
+    self.assertEqual(indicators.relu_sign_patterns(model, samples).shape, (4, 93))
+
   def test_count_is_between_one_and_sample_count(self):
     rng = np.random.default_rng(8)
     model = _relu_net(rng.normal(size=(2, 30)), rng.normal(size=30))
@@ -194,6 +204,8 @@ class LinearRegionErrorsTest(tf.test.TestCase):
       indicators.num_linear_regions(model, np.zeros((3, 2), np.float32))
     with self.assertRaisesRegex(ValueError, model.name):
       indicators.relu_sign_patterns(model, np.zeros((3, 2), np.float32))
+    with self.assertRaisesRegex(ValueError, model.name):
+      indicators.relu_unit_count(model, np.zeros((3, 2), np.float32))
 
   def test_empty_batch_list_is_rejected(self):
     model = _relu_net(np.ones((2, 2)), np.zeros(2))
