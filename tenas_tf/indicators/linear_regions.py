@@ -76,8 +76,8 @@ def relu_unit_count(model, samples):
   """The length of one sample's pattern in `relu_sign_patterns`: the ReLU output values per
   sample of `model` on `samples` [n, ...] (the reference's "hooked units").
 
-  One eager call: a network that is only measured, never counted (a cell's sizes), is not traced
-  (tracing a DARTS thin net for its patterns takes seconds on a CPU).
+  One eager call, no trace: `cell_scores.pruned_network_sizes` builds a net per genotype only
+  for its sizes, and tracing `relu_sign_patterns`' function for it took seconds on a CPU.
   """
   outputs = []
   with _recording_outputs(_pattern_layers(model), outputs):

@@ -117,8 +117,8 @@ def _correction_fields(out_of, shape):
 
   The whole cell's fields in ONE `_channel_input_grads`: every conv's z_hat side by side on
   channels, the field 1 as an extra first sample, and the kernels stacked on their output
-  channels (a 1x1 kernel centred in the 3x3: the same 'same' conv). Per conv and field the
-  dozen small eager ops cost about 1 ms on 2 cores at the search's sizes, 72 calls per kappa.
+  channels (a 1x1 kernel centred in the 3x3: the same 'same' conv). One call instead of two per
+  conv: a call is a dozen small eager ops, about 1 ms on 2 cores at the search's sizes.
   """
   sources = sorted(out_of)
   convs = [conv for source in sources for conv in out_of[source]]
