@@ -1,7 +1,10 @@
 """Tests of the NB201 supernet: edge and cell closed forms, and the masked supernet against the
 physically pruned network (same logits, NTK, condition number and linear regions)."""
 
+import os
+
 from absl.testing import parameterized
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -290,6 +293,20 @@ class SupernetConfigTest(parameterized.TestCase, tf.test.TestCase):
     config = net.get_config()
     for key, value in kwargs.items():
       self.assertEqual(config[key], value, key)
+
+  def test_keras_file_round_trip_is_bit_identical(self):
+    # Loading calls the network's own `build` with the saved input shape, then loads the weights.
+    net = spaces.NB201SearchNetwork(channels=3, cells_per_stage=1, num_classes=10, name="net")
+    x = np.random.default_rng(6).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    net(x)
+    path = os.path.join(self.get_temp_dir(), "net.keras")
+    net.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    self.assertIs(type(loaded), spaces.NB201SearchNetwork)
+    self.assertEqual([v.path for v in loaded.variables], [v.path for v in net.variables])
+    for saved, restored in zip(net.variables, loaded.variables):
+      self.assertAllEqual(restored, saved)
+    self.assertAllEqual(loaded(x, training=True), net(x, training=True))
 
 
 if __name__ == "__main__":
