@@ -58,6 +58,16 @@ class _ConvBN:
   field_rows: tuple = None
   row_scale: tf.Tensor = None  # [C]: w * s, the raw kernel rows' factor
 
+  @property
+  def size(self):
+    """The kernel's spatial size k."""
+    return int(self.kernel.shape[0])
+
+
+def _largest_size(convs):
+  """The largest kernel size of `convs`: the size their kernels or rows are centred in."""
+  return max(conv.size for conv in convs)
+
 
 @dataclasses.dataclass
 class _NodeGroup:
@@ -122,7 +132,7 @@ def _correction_fields(out_of, shape):
   """
   sources = sorted(out_of)
   convs = [conv for source in sources for conv in out_of[source]]
-  size = max(int(conv.kernel.shape[0]) for conv in convs)
+  size = _largest_size(convs)
   z_hats = tf.concat([conv.z_hat for conv in convs], -1)  # [n, H, W, C * convs]
   spread = _channel_input_grads(
       tf.concat([tf.ones_like(z_hats[:1]), z_hats], 0),
@@ -217,7 +227,7 @@ def _node_groups(edges, relus, shape, values_per_channel):
     if not convs:
       continue
     sources = sorted({conv.source for conv in convs})
-    size = max(int(conv.kernel.shape[0]) for conv in convs)
+    size = _largest_size(convs)
     inputs = tf.concat([relus[source] for source in sources], -1)
     # The fields 1 and z_hat of every BN into the node, side by side: [n, H, W, 1 + C * convs].
     fields = tf.concat([tf.ones_like(convs[0].z_hat[..., :1])] +
@@ -231,7 +241,7 @@ def _node_groups(edges, relus, shape, values_per_channel):
     pieces = {key: tf.split(block, [1] + [channels] * len(convs), axis=-1)
               for key, block in blocks.items()}
     for index, conv in enumerate(convs):
-      ones, *normal = pieces[conv.source, int(conv.kernel.shape[0])]
+      ones, *normal = pieces[conv.source, conv.size]
       conv.field_rows = (ones, normal[index])
       conv.row_scale = conv.scale * conv.weight
     groups[target] = _NodeGroup(
@@ -252,7 +262,7 @@ def _source_blocks(rows, convs, sources, axis):
   by_source = dict(zip(sources, tf.split(rows, len(sources), axis=axis)))
   blocks = {}
   for conv in convs:
-    key = (conv.source, int(conv.kernel.shape[0]))
+    key = (conv.source, conv.size)
     if key not in blocks:
       blocks[key] = _centred_taps(by_source[conv.source], key[1], axis)
   return blocks
@@ -271,7 +281,7 @@ def _backward(edges, states, relus, masks, rows):
   groups = _node_groups(edges, relus, shape, values_per_channel)
   for edge in edges:
     if edge.convs:
-      size = max(int(conv.kernel.shape[0]) for conv in edge.convs)
+      size = _largest_size(edge.convs)
       edge.kernel = edge.weight * tf.add_n(
           [_centred(conv.kernel * conv.scale, size) for conv in edge.convs])
     if edge.pools:
@@ -379,6 +389,6 @@ def _add_conv_rows(group, cotangent, k, channels, rows, pending):
     ones_rows, normal_rows = conv.field_rows
     correction = (tf.reshape(a_conv, kernel_shaped) * ones_rows +
                   tf.reshape(b_conv, kernel_shaped) * normal_rows)
-    own = raw_rows[conv.source, int(conv.kernel.shape[0])]
+    own = raw_rows[conv.source, conv.size]
     rows.add(conv.op.conv.kernel, own * conv.row_scale - correction)
     pending[conv.source].corrections[id(conv)] = (a_conv, b_conv)
