@@ -5,14 +5,15 @@ NTK parameters, with BatchNorm on the batch's statistics (so every row of J depe
 batch). `tape.jacobian` vectorises the n backward passes with pfor: fast once traced, but pfor's
 rewriting of the graph costs tens of seconds to minutes and gigabytes before the first score.
 
-Here each layer runs its forward once, eagerly, and returns a *backward*: a function from a chunk
-of K cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
+Here each layer runs its forward once and returns a *backward*: a function from a chunk of K
+cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
 layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. No network is traced and pfor
-never runs: only a few small steps (the conv, depthwise and BN backward, BN's forward) are
-`tf.function`s, to save eager dispatch, each traced in milliseconds once per shape
-(`tracing_count`), so the first call costs about what later ones cost. The forward tensors a
-backward needs (ReLU masks, BN's normalised values, conv inputs) are computed once, in the
-forward, and shared by every chunk.
+never runs. The layers made of *primitives* (ReLU, zero padding, conv, depthwise conv, BatchNorm:
+pure functions of tensors, `Primitive`) run in fused steps: a run of them, such as a DARTS
+`sep_conv` (ten primitives), is ONE traced forward and ONE traced backward per chunk, each traced
+once per kind of run and input shape (`tracing_count`), not per candidate of a search; the other
+layers run eagerly. The forward tensors a backward needs (ReLU masks, BN's normalised values, conv
+inputs) are computed once, in the forward, and shared by every chunk.
 
 A layer joins by offering `jacobian_forward(inputs, rows)` -> (outputs, backward) (composites:
 the ops, edges, cells and networks of the spaces); the Keras layers they are built from are
@@ -21,6 +22,7 @@ Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1 (the NTK, a Gram matrix o
 Jacobians); README "Faithful to the reference".
 """
 
+import dataclasses
 import functools
 
 import keras
@@ -47,6 +49,7 @@ def traced_step(function):
                                     reduce_retracing=True)
       _TRACED_STEPS.append(steps[settings])
     return steps[settings]
+  step.body = function  # to run it inside another traced step, as part of that trace
   return step
 
 
@@ -92,11 +95,27 @@ def chain(*backwards):
   return backward
 
 
-def sequence(layers, inputs, rows):
-  """Runs `layers` (None entries skipped) one after another: (outputs, backward)."""
-  backwards = []
-  for layer in layers:
+def sequence(layers, inputs, rows, input_cotangents=True):
+  """Runs `layers` (None entries skipped) one after another: (outputs, backward).
+
+  Each run of consecutive layers made of primitives (`primitives_of`) is ONE `fused` step.
+  `input_cotangents=False` (a network's first layers, which must be made of primitives) skips the
+  input's cotangents: the backward returns None.
+  """
+  backwards, run = [], []
+  for layer in [layer for layer in layers if layer is not None] + [None]:
+    primitives = None if layer is None else primitives_of(layer)
+    if primitives is not None:
+      run.extend(primitives)
+      continue
+    if run:
+      inputs, backward = fused(run, inputs, rows, input_cotangents or bool(backwards))
+      backwards.append(backward)
+      run = []
     if layer is not None:
+      if not (input_cotangents or backwards):
+        raise ValueError(f"{layer.name}: input_cotangents=False needs a first layer made of "
+                         "primitives")
       inputs, backward = forward(layer, inputs, rows)
       backwards.append(backward)
   return inputs, chain(*reversed(backwards))
@@ -130,14 +149,6 @@ def zeros(outputs_like, inputs):
   return tf.zeros_like(outputs_like), lambda cotangents: zero_cotangents(cotangents, inputs)
 
 
-def relu(x):
-  mask = tf.cast(x > 0, x.dtype)
-
-  def backward(cotangents):
-    return cotangents * mask
-  return tf.nn.relu(x), backward
-
-
 def side_by_side(cotangents):
   """[K, n, h, w, c] -> [n, h, w, K * c]: the K cotangents as the output channels of one batch.
   (Static shapes where known, as in `fold`.)"""
@@ -168,43 +179,197 @@ def kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations, side=N
   return tf.transpose(tf.reshape(rows, rows_shape), [3, 0, 1, 2, 4])
 
 
-def conv2d(x, layer, rows, input_cotangents=True):
-  """A `keras.layers.Conv2D` without bias (the only kind the spaces build): rows of its kernel.
+class Kind:
+  """A kind of primitive layer: two pure functions of tensors and hashable settings.
 
-  `input_cotangents=False` (a network's first layer) skips the input's cotangents: its backward
-  returns None.
+  forward(settings, x, *weights) -> (y, saved): `saved`, a tuple of the forward tensors that
+  backward needs. backward(settings, input_cotangents, cotangents, saved, weights) -> (the K
+  cotangents of x, or None where `input_cotangents` is False; a tuple of the K rows of each row
+  variable). Kinds compare by identity, so a test may swap in a mutant and get its own traces.
   """
-  if layer.use_bias or layer.groups != 1:
-    raise NotImplementedError(f"{layer.name}: conv with bias or groups")
-  kernel = tf.convert_to_tensor(layer.kernel)
-  strides = (1, *layer.strides, 1)
-  dilations = (1, *layer.dilation_rate, 1)
-  padding = layer.padding.upper()
-  y = tf.nn.conv2d(x, kernel, strides, padding, dilations=dilations)
-  step = _conv_backward(strides, padding, dilations, input_cotangents)
+
+  def __init__(self, name, forward, backward):
+    self.name = name
+    self.forward = forward
+    self.backward = backward
+
+  def __repr__(self):
+    return f"Kind({self.name})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Primitive:
+  """One primitive layer of a fused step: its kind, settings and weights."""
+
+  kind: Kind
+  settings: tuple = ()
+  weights: tuple = ()  # the tensors the kind's functions take after x (kernels, gamma, beta)
+  row_variables: tuple = ()  # the variables whose rows the backward gives, in its order
+
+
+def fused(primitives, inputs, rows, input_cotangents=True):
+  """Runs `primitives` one after another as ONE traced step: (outputs, backward), whose backward
+  is ONE traced step per chunk of cotangents and adds every primitive's rows to `rows`.
+
+  Both steps are traced once per sequence of kinds and settings and per input shape (so that
+  every shape inside is static); the backward again when the chunk size first changes. Measured
+  on a DARTS kappa at the tests' batch of 6, a traced-step call costs about 1 ms however much it
+  runs, and a `sep_conv` made six calls and some 40 eager ops per chunk before it was fused.
+  """
+  plan = tuple((p.kind, p.settings, len(p.weights)) for p in primitives)
+  weights = [weight for p in primitives for weight in p.weights]
+  shape = tuple(inputs.shape)
+  outputs, saved = _fused_forward(plan, shape)(inputs, *weights)
+  step = _fused_backward(plan, shape, tuple(len(kept) for kept in saved), input_cotangents)
+  saved = [tensor for kept in saved for tensor in kept]
+  variables = [variable for p in primitives for variable in p.row_variables]
 
   def backward(cotangents):
-    own_rows, inputs = step(cotangents, x, kernel)
-    rows.add(layer.kernel, own_rows)
-    return inputs
-  return y, backward
+    input_cotangents, own_rows = step(cotangents, *weights, *saved)
+    for variable, variable_rows in zip(variables, own_rows):
+      rows.add(variable, variable_rows)
+    return input_cotangents
+  return outputs, backward
 
 
 @traced_step
-def _conv_backward(strides, padding, dilations, input_cotangents, cotangents, x, kernel):
-  k = tf.shape(cotangents)[0]
-  own_rows = kernel_rows(x, tf.shape(kernel), cotangents, strides, padding, dilations)
+def _fused_forward(plan, shape, x, *weights):
+  del shape  # a key only: one trace per input shape
+  saved = []
+  for (kind, settings, _), own_weights in zip(plan, _split(weights, [n for _, _, n in plan])):
+    x, kept = kind.forward(settings, x, *own_weights)
+    saved.append(tuple(kept))
+  return x, tuple(saved)
+
+
+@traced_step
+def _fused_backward(plan, shape, saved_counts, input_cotangents, cotangents, *tensors):
+  del shape  # a key only: one trace per input shape (and two chunk sizes)
+  weight_counts = [n for _, _, n in plan]
+  weights = _split(tensors[:sum(weight_counts)], weight_counts)
+  saved = _split(tensors[sum(weight_counts):], saved_counts)
+  rows = []
+  for index in reversed(range(len(plan))):
+    kind, settings, _ = plan[index]
+    cotangents, own_rows = kind.backward(settings, input_cotangents or index > 0, cotangents,
+                                         saved[index], weights[index])
+    rows[:0] = own_rows
+  return cotangents, tuple(rows)
+
+
+def _split(tensors, counts):
+  """`tensors` cut into consecutive groups of `counts` tensors."""
+  groups, start = [], 0
+  for count in counts:
+    groups.append(tensors[start:start + count])
+    start += count
+  return groups
+
+
+def _relu_forward(settings, x):
+  del settings
+  return tf.nn.relu(x), (tf.cast(x > 0, x.dtype),)
+
+
+def _relu_backward(settings, input_cotangents, cotangents, saved, weights):
+  del settings, input_cotangents, weights
+  return cotangents * saved[0], ()
+
+
+RELU = Kind("relu", _relu_forward, _relu_backward)
+
+
+def _pad_forward(settings, x):
+  ((top, bottom), (left, right)), value = settings
+  return tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=value), ()
+
+
+def _pad_backward(settings, input_cotangents, cotangents, saved, weights):
+  del input_cotangents, saved, weights
+  ((top, bottom), (left, right)), _ = settings
+  height, width = cotangents.shape[2], cotangents.shape[3]
+  return cotangents[:, :, top:height - bottom, left:width - right], ()
+
+
+PAD = Kind("pad", _pad_forward, _pad_backward)
+
+
+def padding(sides, value=0.0):
+  """Pads H and W by `sides`, ((top, bottom), (left, right)), with `value`."""
+  (top, bottom), (left, right) = sides
+  return Primitive(PAD, (((int(top), int(bottom)), (int(left), int(right))), float(value)))
+
+
+def pad(x, sides, value=0.0):
+  """`padding` on its own: (outputs, backward)."""
+  return fused([padding(sides, value)], x, rows=None)
+
+
+def _conv_forward(settings, x, kernel):
+  strides, padding_mode, dilations = settings
+  return tf.nn.conv2d(x, kernel, strides, padding_mode, dilations=dilations), (x,)
+
+
+def _conv_backward(settings, input_cotangents, cotangents, saved, weights):
+  strides, padding_mode, dilations = settings
+  (x,), (kernel,) = saved, weights
+  own_rows = kernel_rows(x, kernel.shape.as_list(), cotangents, strides, padding_mode, dilations)
   if not input_cotangents:
-    return own_rows, None
-  input_shape = tf.shape(x)
+    return None, (own_rows,)
+  return _input_gradient(cotangents, x, kernel, strides, padding_mode, dilations), (own_rows,)
+
+
+def _input_gradient(cotangents, x, kernel, strides, padding_mode, dilations):
+  """The K cotangents of a conv's input x, from ONE `Conv2DBackpropInput` of the folded chunk."""
+  k = tf.shape(cotangents)[0]
   folded = tf.raw_ops.Conv2DBackpropInput(
-      input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=kernel,
-      out_backprop=fold(cotangents), strides=strides, padding=padding, dilations=dilations)
-  return own_rows, unfold(folded, k)
+      input_sizes=tf.concat([[k * x.shape[0]], x.shape[1:].as_list()], 0), filter=kernel,
+      out_backprop=fold(cotangents), strides=strides, padding=padding_mode, dilations=dilations)
+  return unfold(folded, k)
 
 
-def depthwise_conv2d(x, layer, rows, strides=1):
-  """A `keras.layers.DepthwiseConv2D` (multiplier 1, no bias) on an already padded `x`: the
+CONV = Kind("conv", _conv_forward, _conv_backward)
+
+
+def conv(layer):
+  """A `keras.layers.Conv2D` without bias (the only kind the spaces build): rows of its kernel."""
+  if layer.use_bias or layer.groups != 1:
+    raise NotImplementedError(f"{layer.name}: conv with bias or groups")
+  settings = ((1, *layer.strides, 1), layer.padding.upper(), (1, *layer.dilation_rate, 1))
+  return Primitive(CONV, settings, (tf.convert_to_tensor(layer.kernel),), (layer.kernel,))
+
+
+_UNIT = (1, 1, 1, 1)
+
+
+def _depthwise_forward(settings, x, kernel):
+  strides, dilations = settings
+  dense_kernel = kernel * tf.eye(kernel.shape[2])  # [kh, kw, C, 1] -> [kh, kw, C, C]
+  full = tf.nn.conv2d(x, dense_kernel, _UNIT, "VALID", dilations=dilations)
+  y = full[:, ::strides, ::strides, :] if strides > 1 else full
+  return y, (x, dense_kernel, full)
+
+
+def _depthwise_backward(settings, input_cotangents, cotangents, saved, weights):
+  del input_cotangents, weights
+  strides, dilations = settings
+  x, dense_kernel, full = saved
+  if strides > 1:
+    full_size = tf.concat([tf.shape(cotangents)[:1], full.shape.as_list()], 0)
+    cotangents = tf.raw_ops.StridedSliceGrad(
+        shape=full_size, begin=[0, 0, 0, 0, 0], end=full_size,
+        strides=[1, 1, strides, strides, 1], dy=cotangents)
+  dense_rows = kernel_rows(x, dense_kernel.shape.as_list(), cotangents, _UNIT, "VALID",
+                           dilations)
+  return (_input_gradient(cotangents, x, dense_kernel, _UNIT, "VALID", dilations),
+          (tf.linalg.diag_part(dense_rows)[..., None],))
+
+
+DEPTHWISE = Kind("depthwise", _depthwise_forward, _depthwise_backward)
+
+
+def depthwise(layer, strides=1):
+  """A `keras.layers.DepthwiseConv2D` (multiplier 1, no bias) on an already padded input: the
   stride-1 'valid' window (dilated by the layer's rate), then every `strides`-th output, as
   `tenas_tf.spaces.depthwise.depthwise_conv2d` computes it. Rows of its kernel.
 
@@ -214,37 +379,77 @@ def depthwise_conv2d(x, layer, rows, strides=1):
   """
   if layer.use_bias or layer.depth_multiplier != 1:
     raise NotImplementedError(f"{layer.name}: depthwise conv with bias or multiplier")
-  kernel = tf.convert_to_tensor(layer.kernel)  # [kh, kw, C, 1]
-  channels = kernel.shape[2]
-  dense_kernel = kernel * tf.eye(channels)  # [kh, kw, C, C]
-  dilations = (1, *layer.dilation_rate, 1)
-  unit = [1, 1, 1, 1]
-  full = tf.nn.conv2d(x, dense_kernel, unit, "VALID", dilations=dilations)
-  y = full[:, ::strides, ::strides, :] if strides > 1 else full
-  step = _depthwise_backward(strides, dilations)
-
-  def backward(cotangents):
-    own_rows, inputs = step(cotangents, x, dense_kernel, full)
-    rows.add(layer.kernel, own_rows)
-    return inputs
-  return y, backward
+  return Primitive(DEPTHWISE, (int(strides), (1, *layer.dilation_rate, 1)),
+                   (tf.convert_to_tensor(layer.kernel),), (layer.kernel,))
 
 
-@traced_step
-def _depthwise_backward(strides, dilations, cotangents, x, dense_kernel, full):
-  k = tf.shape(cotangents)[0]
-  unit = [1, 1, 1, 1]
-  if strides > 1:
-    full_size = tf.concat([[k], tf.shape(full)], 0)
-    cotangents = tf.raw_ops.StridedSliceGrad(
-        shape=full_size, begin=[0, 0, 0, 0, 0], end=full_size,
-        strides=[1, 1, strides, strides, 1], dy=cotangents)
-  dense_rows = kernel_rows(x, tf.shape(dense_kernel), cotangents, unit, "VALID", dilations)
-  input_shape = tf.shape(x)
-  folded = tf.raw_ops.Conv2DBackpropInput(
-      input_sizes=tf.concat([[k * input_shape[0]], input_shape[1:]], 0), filter=dense_kernel,
-      out_backprop=fold(cotangents), strides=unit, padding="VALID", dilations=dilations)
-  return tf.linalg.diag_part(dense_rows)[..., None], unfold(folded, k)
+def _batch_norm_forward(settings, x, *affine):
+  has_gamma, has_beta, epsilon = settings
+  channels = x.shape[-1]
+  basis_channels = channels if pfor_gradients.basis_fits(x.shape, channels) else 0
+  y, x_hat, scale, basis = _normalized.body(has_gamma, has_beta, epsilon, basis_channels, x,
+                                            *affine)
+  return y, (x_hat, scale) + (() if basis is None else (basis,))
+
+
+def _batch_norm_backward(settings, input_cotangents, cotangents, saved, weights):
+  del input_cotangents, weights
+  has_gamma = settings[0]
+  x_hat, scale = saved[:2]
+  count = float(cotangents.shape[1:-1].num_elements())
+  scale_field = channel_field(scale, cotangents.shape[1:])
+  if len(saved) == 3:  # the statistics basis: both sums from one matrix product, and back
+    basis, k = saved[2], tf.shape(cotangents)[0]
+    sums = tf.matmul(tf.reshape(cotangents, [k, -1]), basis)  # [K, 2C]: dbeta, dgamma
+    correction = tf.matmul(sums * tf.tile(scale / count, [2]), basis, transpose_b=True)
+    sum_dy_x_hat = sums[:, scale.shape[0]:]
+    inputs = cotangents * scale_field - tf.reshape(correction, tf.shape(cotangents))
+  else:
+    sum_axes = list(range(1, cotangents.shape.rank - 1))
+    expand = (slice(None),) + (None,) * len(sum_axes)  # [K, C] -> [K, 1, ..., 1, C]
+    sum_dy = tf.reduce_sum(cotangents, sum_axes)
+    sum_dy_x_hat = tf.reduce_sum(cotangents * x_hat, sum_axes)
+    inputs = (cotangents * scale_field
+              - scale * (sum_dy[expand] + x_hat * sum_dy_x_hat[expand]) / count)
+  return inputs, ((sum_dy_x_hat,) if has_gamma else ())
+
+
+BATCH_NORM = Kind("batch_norm", _batch_norm_forward, _batch_norm_backward)
+
+
+def batch_norm(layer):
+  """BatchNorm on the batch's statistics (training mode) over all axes but the last: rows of its
+  gamma. With x_hat normalised and m values per channel, for each cotangent dy:
+  dgamma = sum(dy * x_hat), dbeta = sum(dy),
+  dx = gamma / sqrt(var + eps) * dy - gamma / sqrt(var + eps) * (dbeta + x_hat * dgamma) / m.
+  Both sums of all K cotangents come from one matrix product with the basis
+  [1 (x) I, x_hat (x) I] ([size, 2C]), and the correction from one with its transpose: two
+  passes over the cotangents where the elementwise form makes about six (the elementwise form
+  where the basis would be large, `pfor_gradients.basis_fits`).
+  The moving statistics are not updated: no indicator reads them."""
+  weights = [tf.convert_to_tensor(v) for v, used in ((layer.gamma, layer.scale),
+                                                     (layer.beta, layer.center)) if used]
+  return Primitive(BATCH_NORM, (bool(layer.scale), bool(layer.center), float(layer.epsilon)),
+                   tuple(weights), (layer.gamma,) if layer.scale else ())
+
+
+def primitives_of(layer):
+  """`layer` as a list of `Primitive`s, or None where it is not made of them.
+
+  A composite layer of the spaces offers its own (`jacobian_primitives`); the Keras ReLU, zero
+  padding, Conv2D and BatchNormalization layers are primitives.
+  """
+  if hasattr(layer, "jacobian_primitives"):
+    return layer.jacobian_primitives()
+  if isinstance(layer, keras.layers.ReLU):
+    return [Primitive(RELU)]
+  if isinstance(layer, keras.layers.ZeroPadding2D):
+    return [padding(layer.padding)]
+  if isinstance(layer, keras.layers.Conv2D):
+    return [conv(layer)]
+  if isinstance(layer, keras.layers.BatchNormalization):
+    return [batch_norm(layer)]
+  return None
 
 
 def max_pool(x, strides, padding):
@@ -293,43 +498,6 @@ def channel_field(per_channel, shape):
   return tf.broadcast_to(per_channel, shape[1:])
 
 
-def batch_norm(x, layer, rows):
-  """BatchNorm on the batch's statistics (training mode) over all axes but the last: rows of its
-  gamma. With x_hat normalised and m values per channel, for each cotangent dy:
-  dgamma = sum(dy * x_hat), dbeta = sum(dy),
-  dx = gamma / sqrt(var + eps) * dy - gamma / sqrt(var + eps) * (dbeta + x_hat * dgamma) / m.
-  Both sums of all K cotangents come from one matrix product with the basis
-  [1 (x) I, x_hat (x) I] ([size, 2C]), and the correction from one with its transpose: two
-  passes over the cotangents where the elementwise form makes about six (the elementwise form
-  where the basis would be large, `pfor_gradients.basis_fits`).
-  The moving statistics are not updated: no indicator reads them."""
-  axes = list(range(x.shape.rank - 1))
-  channels = x.shape[-1]
-  gamma = tf.convert_to_tensor(layer.gamma) if layer.scale else None
-  beta = tf.convert_to_tensor(layer.beta) if layer.center else None
-  with_basis = pfor_gradients.basis_fits(x.shape, channels)
-  y, x_hat, scale, basis = normalized(x, gamma, beta, layer.epsilon,
-                                       channels if with_basis else 0)
-  count = tf.cast(tf.size(x) // channels, x.dtype)
-  scale_field = channel_field(scale, x.shape)
-  sum_axes = [axis + 1 for axis in axes]
-  expand = tuple([slice(None)] + [None] * len(axes))  # [K, C] -> [K, 1, ..., 1, C]
-
-  def backward(cotangents):
-    if basis is not None:
-      sum_dy_x_hat, inputs = _batch_norm_backward_by_basis()(cotangents, basis, scale,
-                                                             scale_field, count)
-    else:
-      sum_dy = tf.reduce_sum(cotangents, sum_axes)
-      sum_dy_x_hat = tf.reduce_sum(cotangents * x_hat, sum_axes)
-      correction = scale * (sum_dy[expand] + x_hat * sum_dy_x_hat[expand]) / count
-      inputs = cotangents * scale_field - correction
-    if gamma is not None:
-      rows.add(layer.gamma, sum_dy_x_hat)
-    return inputs
-  return y, backward
-
-
 def normalized(x, gamma, beta, epsilon, basis_channels):
   """BN's forward: (y, x_hat, gamma / sqrt(var + eps), the statistics basis of `basis_channels`
   channels, or None for 0). `gamma` and `beta` may be None (a BN without them)."""
@@ -350,16 +518,6 @@ def _normalized(has_gamma, has_beta, epsilon, basis_channels, x, *affine):
   scale = inv_std if gamma is None else gamma * inv_std
   basis = pfor_gradients.statistics_basis(x_hat, basis_channels) if basis_channels else None
   return y, x_hat, scale, basis
-
-
-@traced_step
-def _batch_norm_backward_by_basis(cotangents, basis, scale, scale_field, count):
-  k = tf.shape(cotangents)[0]
-  channels = tf.shape(scale)[0]
-  sums = tf.matmul(tf.reshape(cotangents, [k, -1]), basis)  # [K, 2C]: dbeta, dgamma
-  correction = tf.matmul(sums * tf.tile(scale / count, [2]), basis, transpose_b=True)
-  return (sums[:, channels:],
-          cotangents * scale_field - tf.reshape(correction, tf.shape(cotangents)))
 
 
 def avg_pool(x, size, strides, padding):
@@ -384,17 +542,6 @@ def avg_pool(x, size, strides, padding):
         grad=fold(cotangents), ksize=[1, size, size, 1], strides=[1, strides, strides, 1],
         padding=padding)
     return unfold(folded, k)
-  return y, backward
-
-
-def pad(x, padding, value=0.0):
-  """`tf.pad` of H and W by ((top, bottom), (left, right)) with `value`."""
-  (top, bottom), (left, right) = padding
-  y = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=value)
-  height, width = y.shape[1], y.shape[2]
-
-  def backward(cotangents):
-    return cotangents[:, :, top:height - bottom, left:width - right]
   return y, backward
 
 
@@ -443,21 +590,17 @@ def tracing_count():
 def forward(layer, inputs, rows):
   """(outputs, backward) of `layer` in training mode.
 
-  A layer of the spaces runs its own `jacobian_forward`; the Keras layers they are built from are
-  handled here. Raises NotImplementedError for any other layer.
+  A layer of the spaces runs its own `jacobian_forward`; one made of primitives runs as a `fused`
+  step; the other Keras layers they are built from are handled here. Raises NotImplementedError
+  for any other layer.
   """
   if hasattr(layer, "jacobian_forward"):
     return layer.jacobian_forward(inputs, rows)
-  if isinstance(layer, keras.layers.ReLU):
-    return relu(inputs)
-  if isinstance(layer, keras.layers.BatchNormalization):
-    return batch_norm(inputs, layer, rows)
-  if isinstance(layer, keras.layers.Conv2D):
-    return conv2d(inputs, layer, rows)
+  primitives = primitives_of(layer)
+  if primitives is not None:
+    return fused(primitives, inputs, rows)
   if isinstance(layer, keras.layers.Dense):
     return dense(inputs, layer, rows)
-  if isinstance(layer, keras.layers.ZeroPadding2D):
-    return pad(inputs, layer.padding)
   if isinstance(layer, keras.layers.AveragePooling2D):
     return avg_pool(inputs, layer.pool_size[0], layer.strides[0], layer.padding.upper())
   if isinstance(layer, keras.layers.GlobalAveragePooling2D):

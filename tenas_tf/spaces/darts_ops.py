@@ -89,19 +89,17 @@ class DilConv(ops_lib.PreActivationConv):
                                    same_padding)
     return self.bn(self.pointwise(y), training=training)
 
-  def jacobian_forward(self, inputs, rows):
-    """Training-mode (outputs, backward) for `batched_backward`."""
-    x, relu_backward = batched_backward.forward(self.relu, inputs, rows)
+  def jacobian_primitives(self):
+    """The op as `batched_backward` primitives: one traced step forward, one per chunk back."""
     if self.pad is None:
       same = self.dilation_rate * (self.kernel_size - 1) // 2
-      x, pad_backward = batched_backward.pad(x, ((same, same), (same, same)))
+      pad = [batched_backward.padding(((same, same), (same, same)))]
     else:
-      x, pad_backward = batched_backward.forward(self.pad, x, rows)
-    y, depthwise_backward = batched_backward.depthwise_conv2d(x, self.depthwise, rows,
-                                                              self.strides)
-    outputs, rest_backward = batched_backward.sequence([self.pointwise, self.bn], y, rows)
-    return outputs, batched_backward.chain(rest_backward, depthwise_backward, pad_backward,
-                                           relu_backward)
+      pad = batched_backward.primitives_of(self.pad)
+    return (batched_backward.primitives_of(self.relu) + pad
+            + [batched_backward.depthwise(self.depthwise, self.strides)]
+            + batched_backward.primitives_of(self.pointwise)
+            + batched_backward.primitives_of(self.bn))
 
   def compute_output_shape(self, input_shape):
     mid = self.depthwise.compute_output_shape(self._padded_shape(input_shape))
@@ -151,9 +149,9 @@ class SepConv(keras.layers.Layer):
   def call(self, inputs, training=None):
     return self.second(self.first(inputs, training=training), training=training)
 
-  def jacobian_forward(self, inputs, rows):
-    """Training-mode (outputs, backward) for `batched_backward`."""
-    return batched_backward.sequence([self.first, self.second], inputs, rows)
+  def jacobian_primitives(self):
+    """The op as `batched_backward` primitives: both halves in one fused step."""
+    return self.first.jacobian_primitives() + self.second.jacobian_primitives()
 
   def compute_output_shape(self, input_shape):
     return self.second.compute_output_shape(self.first.compute_output_shape(input_shape))

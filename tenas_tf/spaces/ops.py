@@ -171,9 +171,10 @@ class ReLUConvBN(PreActivationConv):
     self.bn.update_moving_statistics(mean, variance)
     return outputs
 
-  def jacobian_forward(self, inputs, rows):
-    """Training-mode (outputs, backward) for `batched_backward`."""
-    return batched_backward.sequence([self.relu, self.pad, self.conv, self.bn], inputs, rows)
+  def jacobian_primitives(self):
+    """The block as `batched_backward` primitives: one traced step forward, one per chunk back."""
+    return [primitive for layer in (self.relu, self.pad, self.conv, self.bn) if layer is not None
+            for primitive in batched_backward.primitives_of(layer)]
 
   def compute_output_shape(self, input_shape):
     return self.conv.compute_output_shape(self._padded_shape(input_shape))

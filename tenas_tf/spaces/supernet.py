@@ -118,10 +118,8 @@ class SearchNetwork(keras.Model):
     if not self.use_stem:
       return inputs, lambda cotangents: cotangents
     # The images need no cotangents: the first conv skips them.
-    x, conv_backward = batched_backward.conv2d(inputs, self.stem_conv, rows,
-                                               input_cotangents=False)
-    outputs, bn_backward = batched_backward.forward(self.stem_bn, x, rows)
-    return outputs, batched_backward.chain(bn_backward, conv_backward)
+    return batched_backward.sequence([self.stem_conv, self.stem_bn], inputs, rows,
+                                     input_cotangents=False)
 
   def _jacobian_head(self, x, rows):
     """`_head` for `batched_backward`: (logits, backward)."""

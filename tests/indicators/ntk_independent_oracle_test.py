@@ -148,19 +148,18 @@ class IndependentOracleTest(tf.test.TestCase):
   def test_a_wrong_batched_backward_is_caught(self):
     # The same bug in the batched backward: BN's backward without its correction term (the
     # batch statistics' share of each cotangent) changes the NTK, not the oracle.
-    def uncoupled_batch_norm(x, layer, rows, _original=batched_backward.batch_norm):
-      outputs, backward = _original(x, layer, rows)
-      scale = layer.gamma * tf.math.rsqrt(tf.nn.moments(x, [0, 1, 2])[1] + layer.epsilon)
+    original = batched_backward.BATCH_NORM
 
-      def uncoupled(cotangents):
-        backward(cotangents)  # gamma's rows, unchanged
-        return cotangents * scale
-      return outputs, uncoupled
+    def uncoupled_backward(settings, input_cotangents, cotangents, saved, weights):
+      _, own_rows = original.backward(settings, input_cotangents, cotangents, saved, weights)
+      return cotangents * saved[1], own_rows  # saved[1]: the scale; gamma's rows unchanged
 
+    uncoupled_batch_norm = batched_backward.Kind("uncoupled", original.forward,
+                                                 uncoupled_backward)
     net = _nb201_net((("skip_connect",),) * 6, dead=(), max_layers=1, name="nb201_mutant")
     jacobian, oracle = _jacobian_and_oracle(net)
     self.assertAllClose(jacobian, oracle, **testing_utils.tolerance(np.float32))
-    with mock.patch.object(batched_backward, "batch_norm", uncoupled_batch_norm):
+    with mock.patch.object(batched_backward, "BATCH_NORM", uncoupled_batch_norm):
       mutant = indicators.ntk_gram(net, _IMAGES)
     self.assertNotAllClose(mutant, oracle, **testing_utils.tolerance(np.float32))
 
