@@ -8,8 +8,8 @@ rewriting of the graph costs tens of seconds to minutes and gigabytes before the
 Here each layer runs its forward once and returns a *backward*: a function from a chunk of K
 cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
 layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. No network is traced and pfor
-never runs. The layers made of *primitives* (ReLU, zero padding, conv, depthwise conv, BatchNorm:
-pure functions of tensors, `Primitive`) run in fused steps: a run of them, such as a DARTS
+never runs. The layers made of *primitives* (ReLU, zero padding, conv, depthwise conv, BatchNorm, pools,
+Dense: pure functions of tensors, `Primitive`) run in fused steps: a run of them, such as a DARTS
 `sep_conv` (ten primitives), is ONE traced forward and ONE traced backward per chunk, each traced
 once per kind of run and input shape (`tracing_count`), not per candidate of a search; the other
 layers run eagerly. The forward tensors a backward needs (ReLU masks, BN's normalised values, conv
@@ -300,11 +300,6 @@ def padding(sides, value=0.0):
   return Primitive(PAD, (((int(top), int(bottom)), (int(left), int(right))), float(value)))
 
 
-def pad(x, sides, value=0.0):
-  """`padding` on its own: (outputs, backward)."""
-  return fused([padding(sides, value)], x, rows=None)
-
-
 def _conv_forward(settings, x, kernel):
   strides, padding_mode, dilations = settings
   return tf.nn.conv2d(x, kernel, strides, padding_mode, dilations=dilations), (x,)
@@ -433,11 +428,118 @@ def batch_norm(layer):
                    tuple(weights), (layer.gamma,) if layer.scale else ())
 
 
+def _max_pool_forward(settings, x):
+  strides, padding_mode = settings
+  y = tf.nn.max_pool2d(x, 3, strides, padding_mode)
+  return y, (x, y)
+
+
+def _max_pool_backward(settings, input_cotangents, cotangents, saved, weights):
+  del input_cotangents, weights
+  strides, padding_mode = settings
+  x, y = saved
+  k = tf.shape(cotangents)[0]
+  folded = tf.raw_ops.MaxPoolGrad(
+      orig_input=tf.tile(x, [k, 1, 1, 1]), orig_output=tf.tile(y, [k, 1, 1, 1]),
+      grad=fold(cotangents), ksize=[1, 3, 3, 1], strides=[1, strides, strides, 1],
+      padding=padding_mode)
+  return unfold(folded, k), ()
+
+
+MAX_POOL = Kind("max_pool", _max_pool_forward, _max_pool_backward)
+
+
+def max_pool(strides, padding_mode):
+  """TensorFlow's 3x3 max pool; each window's cotangent goes to its (first) largest input.
+
+  The backward is `MaxPoolGrad` on the forward tensors repeated once per cotangent (the indicator
+  nets' pools are small): an op with deterministic kernels on CPU and GPU, which a scatter of the
+  argmax positions (`unsorted_segment_sum`) is not under TensorFlow's op determinism on a GPU.
+  """
+  return Primitive(MAX_POOL, (int(strides), padding_mode))
+
+
+def _avg_pool_forward(settings, x):
+  size, strides, padding_mode = settings
+  return tf.nn.avg_pool2d(x, size, strides, padding_mode), (tf.shape(x),)
+
+
+def _avg_pool_backward(settings, input_cotangents, cotangents, saved, weights):
+  del input_cotangents, weights
+  size, strides, padding_mode = settings
+  (input_shape,) = saved
+  k = tf.shape(cotangents)[0]
+  if settings == (3, 1, "SAME"):
+    # dx = window_sum(dy / count), count the in-bounds cells of each window: a product with
+    # 1 / count and a depthwise conv with a kernel of ones, both faster than AvgPoolGrad.
+    _, _, height, width, channels = cotangents.shape
+    count = 9.0 * tf.nn.avg_pool2d(tf.pad(tf.ones([1, height, width, 1]), pfor_gradients.PAD_1),
+                                   3, 1, "VALID")
+    share = channel_field(1.0 / count[0], cotangents.shape[1:])  # [H, W, 1] -> [H, W, C]
+    window = tf.ones([3, 3, channels, 1])
+    return unfold(tf.nn.depthwise_conv2d(fold(cotangents * share), window, _UNIT, "SAME"), k), ()
+  folded = tf.raw_ops.AvgPoolGrad(
+      orig_input_shape=tf.concat([[k * input_shape[0]], input_shape[1:]], 0),
+      grad=fold(cotangents), ksize=[1, size, size, 1], strides=[1, strides, strides, 1],
+      padding=padding_mode)
+  return unfold(folded, k), ()
+
+
+AVG_POOL = Kind("avg_pool", _avg_pool_forward, _avg_pool_backward)
+
+
+def avg_pool(size, strides, padding_mode):
+  """TensorFlow's average pool (its 'SAME' excludes the padded cells from each mean)."""
+  return Primitive(AVG_POOL, (int(size), int(strides), padding_mode))
+
+
+def _global_average_pool_forward(settings, x):
+  del settings
+  return tf.reduce_mean(x, [1, 2]), (tf.shape(x),)
+
+
+def _global_average_pool_backward(settings, input_cotangents, cotangents, saved, weights):
+  del settings, input_cotangents, weights
+  (input_shape,) = saved
+  cells = tf.cast(input_shape[1] * input_shape[2], cotangents.dtype)
+  expanded = cotangents[:, :, None, None, :] / cells
+  return tf.broadcast_to(expanded, tf.concat([tf.shape(cotangents)[:2], input_shape[1:]], 0)), ()
+
+
+GLOBAL_AVERAGE_POOL = Kind("global_average_pool", _global_average_pool_forward,
+                           _global_average_pool_backward)
+
+
+def _dense_forward(settings, x, kernel, *bias):
+  del settings
+  y = tf.matmul(x, kernel)
+  return (y + bias[0] if bias else y), (x,)
+
+
+def _dense_backward(settings, input_cotangents, cotangents, saved, weights):
+  del settings, input_cotangents
+  (x,), kernel = saved, weights[0]
+  return (tf.matmul(cotangents, kernel, transpose_b=True),
+          (tf.matmul(x[None], cotangents, transpose_a=True),))
+
+
+DENSE = Kind("dense", _dense_forward, _dense_backward)
+
+
+def dense(layer):
+  """`keras.layers.Dense` on [n, features]: rows of its kernel (not its bias)."""
+  weights = [tf.convert_to_tensor(layer.kernel)]
+  if layer.use_bias:
+    weights.append(tf.convert_to_tensor(layer.bias))
+  return Primitive(DENSE, (), tuple(weights), (layer.kernel,))
+
+
 def primitives_of(layer):
   """`layer` as a list of `Primitive`s, or None where it is not made of them.
 
   A composite layer of the spaces offers its own (`jacobian_primitives`); the Keras ReLU, zero
-  padding, Conv2D and BatchNormalization layers are primitives.
+  padding, Conv2D, BatchNormalization, average pool, global average pool and Dense layers are
+  primitives.
   """
   if hasattr(layer, "jacobian_primitives"):
     return layer.jacobian_primitives()
@@ -449,33 +551,13 @@ def primitives_of(layer):
     return [conv(layer)]
   if isinstance(layer, keras.layers.BatchNormalization):
     return [batch_norm(layer)]
+  if isinstance(layer, keras.layers.AveragePooling2D):
+    return [avg_pool(layer.pool_size[0], layer.strides[0], layer.padding.upper())]
+  if isinstance(layer, keras.layers.GlobalAveragePooling2D):
+    return [Primitive(GLOBAL_AVERAGE_POOL)]
+  if isinstance(layer, keras.layers.Dense):
+    return [dense(layer)]
   return None
-
-
-def max_pool(x, strides, padding):
-  """TensorFlow's 3x3 max pool; each window's cotangent goes to its (first) largest input.
-
-  The backward is `MaxPoolGrad` on the forward tensors repeated once per cotangent (the indicator
-  nets' pools are small): an op with deterministic kernels on CPU and GPU, which a scatter of the
-  argmax positions (`unsorted_segment_sum`) is not under TensorFlow's op determinism on a GPU.
-  """
-  y = tf.nn.max_pool2d(x, 3, strides, padding)
-
-  def backward(cotangents):
-    k = tf.shape(cotangents)[0]
-    folded = tf.raw_ops.MaxPoolGrad(
-        orig_input=tf.tile(x, [k, 1, 1, 1]), orig_output=tf.tile(y, [k, 1, 1, 1]),
-        grad=fold(cotangents), ksize=[1, 3, 3, 1], strides=[1, strides, strides, 1],
-        padding=padding)
-    return unfold(folded, k)
-  return y, backward
-
-
-def shifted(x):
-  """x[i + 1, j + 1], zero past the bottom and right borders (`FactorizedReduce`'s second conv)."""
-  def backward(cotangents):
-    return tf.pad(cotangents[:, :, :-1, :-1], [[0, 0], [0, 0], [1, 0], [1, 0], [0, 0]])
-  return tf.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]]), backward
 
 
 def concatenated(branches):
@@ -520,65 +602,9 @@ def _normalized(has_gamma, has_beta, epsilon, basis_channels, x, *affine):
   return y, x_hat, scale, basis
 
 
-def avg_pool(x, size, strides, padding):
-  """TensorFlow's average pool (its 'SAME' excludes the padded cells from each mean)."""
-  y = tf.nn.avg_pool2d(x, size, strides, padding)
-  input_shape = tf.shape(x)
-  if (size, strides, padding) == (3, 1, "SAME"):
-    # dx = window_sum(dy / count), count the in-bounds cells of each window: a product with
-    # 1 / count and a depthwise conv with a kernel of ones, both faster than AvgPoolGrad.
-    ones = tf.ones_like(x[:1, :, :, :1])
-    count = 9.0 * tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, 1, "VALID")
-    share = channel_field(1.0 / count[0], x.shape)  # [H, W, 1] -> [H, W, C]
-    window = tf.ones([3, 3, x.shape[-1], 1])
-
-  def backward(cotangents):
-    k = tf.shape(cotangents)[0]
-    if (size, strides, padding) == (3, 1, "SAME"):
-      return unfold(tf.nn.depthwise_conv2d(fold(cotangents * share), window, [1, 1, 1, 1],
-                                           "SAME"), k)
-    folded = tf.raw_ops.AvgPoolGrad(
-        orig_input_shape=tf.concat([[k * input_shape[0]], input_shape[1:]], 0),
-        grad=fold(cotangents), ksize=[1, size, size, 1], strides=[1, strides, strides, 1],
-        padding=padding)
-    return unfold(folded, k)
-  return y, backward
-
-
 def divided(x, divisor):
-  """x / divisor, for a Python number or a tensor that broadcasts to one sample of x."""
-  if isinstance(divisor, (int, float)):
-    def backward(cotangents):
-      return cotangents / divisor
-  else:
-    # One sample's [H, W, C], for the reason `channel_field` gives.
-    inverse = tf.broadcast_to(1.0 / divisor, [1, *x.shape[1:]])[0]
-
-    def backward(cotangents):
-      return cotangents * inverse
-  return x / divisor, backward
-
-
-def global_average_pool(x):
-  height, width = x.shape[1], x.shape[2]
-
-  def backward(cotangents):
-    expanded = cotangents[:, :, None, None, :] / float(height * width)
-    return tf.broadcast_to(expanded, tf.concat([tf.shape(cotangents)[:2], tf.shape(x)[1:]], 0))
-  return tf.reduce_mean(x, [1, 2]), backward
-
-
-def dense(x, layer, rows):
-  """`keras.layers.Dense` on [n, features]: rows of its kernel (not its bias)."""
-  kernel = tf.convert_to_tensor(layer.kernel)
-  y = tf.matmul(x, kernel)
-  if layer.use_bias:
-    y = y + tf.convert_to_tensor(layer.bias)
-
-  def backward(cotangents):
-    rows.add(layer.kernel, tf.matmul(x[None], cotangents, transpose_a=True))
-    return tf.matmul(cotangents, kernel, transpose_b=True)
-  return y, backward
+  """x / divisor, a Python number (a supernet edge's mean of its live ops)."""
+  return x / divisor, lambda cotangents: cotangents / divisor
 
 
 def tracing_count():
@@ -588,24 +614,14 @@ def tracing_count():
 
 
 def forward(layer, inputs, rows):
-  """(outputs, backward) of `layer` in training mode.
-
-  A layer of the spaces runs its own `jacobian_forward`; one made of primitives runs as a `fused`
-  step; the other Keras layers they are built from are handled here. Raises NotImplementedError
-  for any other layer.
-  """
+  """(outputs, backward) of `layer` in training mode: its own `jacobian_forward` (a layer of the
+  spaces), or its primitives as a `fused` step. Raises NotImplementedError for any other layer."""
   if hasattr(layer, "jacobian_forward"):
     return layer.jacobian_forward(inputs, rows)
   primitives = primitives_of(layer)
-  if primitives is not None:
-    return fused(primitives, inputs, rows)
-  if isinstance(layer, keras.layers.Dense):
-    return dense(inputs, layer, rows)
-  if isinstance(layer, keras.layers.AveragePooling2D):
-    return avg_pool(inputs, layer.pool_size[0], layer.strides[0], layer.padding.upper())
-  if isinstance(layer, keras.layers.GlobalAveragePooling2D):
-    return global_average_pool(inputs)
-  raise NotImplementedError(f"no batched backward for {type(layer).__name__} {layer.name!r}")
+  if primitives is None:
+    raise NotImplementedError(f"no batched backward for {type(layer).__name__} {layer.name!r}")
+  return fused(primitives, inputs, rows)
 
 
 def logit_sum_jacobian(network_forward, images, variables, chunk_size):

@@ -206,24 +206,17 @@ class FactorizedReduce(keras.layers.Layer):
 
   def call(self, inputs, training=None):
     x = self.relu(inputs)
-    shifted = tf.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]])
-    y = tf.concat([self.conv_1(x), self.conv_2(shifted)], axis=-1)
+    y = tf.concat([self.conv_1(x), self.conv_2(_shifted(x))], axis=-1)
     return self.bn(y, training=training)
 
-  def jacobian_forward(self, inputs, rows):
-    """Training-mode (outputs, backward) for `batched_backward`."""
-    x, relu_backward = batched_backward.forward(self.relu, inputs, rows)
-    moved, unshift = batched_backward.shifted(x)
-    second, second_backward = batched_backward.forward(self.conv_2, moved, rows)
-    joined, split = batched_backward.concatenated([
-        batched_backward.forward(self.conv_1, x, rows),
-        (second, batched_backward.chain(second_backward, unshift))])
-    outputs, bn_backward = batched_backward.forward(self.bn, joined, rows)
-
-    def backward(cotangents):
-      first_part, second_part = split(bn_backward(cotangents))
-      return relu_backward(first_part + second_part)
-    return outputs, backward
+  def jacobian_primitives(self):
+    """The block as `batched_backward` primitives: ReLU, both convs (`FACTORIZED_CONVS`), BN."""
+    first, second = batched_backward.conv(self.conv_1), batched_backward.conv(self.conv_2)
+    convs = batched_backward.Primitive(FACTORIZED_CONVS, first.settings,
+                                       first.weights + second.weights,
+                                       first.row_variables + second.row_variables)
+    return (batched_backward.primitives_of(self.relu) + [convs]
+            + batched_backward.primitives_of(self.bn))
 
   def compute_output_shape(self, input_shape):
     return tuple(self.conv_1.compute_output_shape(input_shape)[:3]) + (self.filters,)
@@ -232,6 +225,36 @@ class FactorizedReduce(keras.layers.Layer):
     config = super().get_config()
     config.update(filters=self.filters, init=self.init)
     return config
+
+
+def _shifted(x):
+  """x[i + 1, j + 1], zero past the bottom and right borders (`FactorizedReduce`'s second conv)."""
+  return tf.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]])
+
+
+def _factorized_convs_forward(settings, x, first_kernel, second_kernel):
+  first, _ = batched_backward.CONV.forward(settings, x, first_kernel)
+  moved = _shifted(x)
+  second, _ = batched_backward.CONV.forward(settings, moved, second_kernel)
+  return tf.concat([first, second], axis=-1), (x, moved)
+
+
+def _factorized_convs_backward(settings, input_cotangents, cotangents, saved, weights):
+  del input_cotangents
+  (x, moved), (first_kernel, second_kernel) = saved, weights
+  first, second = tf.split(cotangents, 2, axis=-1)
+  into_x, first_rows = batched_backward.CONV.backward(settings, True, first, (x,),
+                                                      (first_kernel,))
+  into_moved, second_rows = batched_backward.CONV.backward(settings, True, second, (moved,),
+                                                           (second_kernel,))
+  unshifted = tf.pad(into_moved[:, :, :-1, :-1], [[0, 0], [0, 0], [1, 0], [1, 0], [0, 0]])
+  return into_x + unshifted, first_rows + second_rows
+
+
+# `FactorizedReduce`'s two convs, of x and of x shifted, concatenated: one primitive, so that the
+# whole block (ReLU, convs, BN) is one fused step of `batched_backward`.
+FACTORIZED_CONVS = batched_backward.Kind("factorized_convs", _factorized_convs_forward,
+                                         _factorized_convs_backward)
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
@@ -252,14 +275,12 @@ class MaxPool3x3(ops_lib.StridedOp):
     padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=-float("inf"))
     return tf.nn.max_pool2d(padded, 3, self.strides, "VALID")
 
-  def jacobian_forward(self, inputs, rows):
-    """(outputs, backward) for `batched_backward`."""
-    del rows  # no weights
+  def jacobian_primitives(self):
+    """The pool as `batched_backward` primitives."""
     if self.strides == 1:
-      return batched_backward.max_pool(inputs, 1, "SAME")
-    padded, unpad = batched_backward.pad(inputs, ((1, 1), (1, 1)), value=-float("inf"))
-    outputs, unpool = batched_backward.max_pool(padded, self.strides, "VALID")
-    return outputs, batched_backward.chain(unpool, unpad)
+      return [batched_backward.max_pool(1, "SAME")]
+    return [batched_backward.padding(((1, 1), (1, 1)), value=-float("inf")),
+            batched_backward.max_pool(self.strides, "VALID")]
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)

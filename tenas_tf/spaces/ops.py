@@ -233,23 +233,43 @@ class AvgPool3x3(StridedOp):
       if not gradients.hand_written_gradients():
         return tf.nn.avg_pool2d(inputs, 3, 1, "SAME")  # TensorFlow's 'SAME' excludes padding
       return pfor_gradients.avg_pool_3x3_same(inputs)
-    # 'SAME' would pad asymmetrically at stride 2: pad explicitly and divide by the cell count.
-    window_sum = tf.nn.avg_pool2d(tf.pad(inputs, pfor_gradients.PAD_1), 3, self.strides, "VALID")
-    ones = tf.ones_like(inputs[:1, :, :, :1])
-    valid_fraction = tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, self.strides, "VALID")
-    return window_sum / valid_fraction
+    return _mean_of_valid_cells_forward((self.strides,), inputs)[0]
 
-  def jacobian_forward(self, inputs, rows):
-    """(outputs, backward) for `batched_backward`: the same means, TF's pool gradient."""
-    del rows  # no weights
+  def jacobian_primitives(self):
+    """The pool as `batched_backward` primitives: the same means, TF's pool gradient."""
     if self.strides == 1:
-      return batched_backward.avg_pool(inputs, 3, 1, "SAME")
-    padded, unpad = batched_backward.pad(inputs, ((1, 1), (1, 1)))
-    window_mean, unpool = batched_backward.avg_pool(padded, 3, self.strides, "VALID")
-    ones = tf.ones_like(inputs[:1, :, :, :1])
-    valid_fraction = tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, self.strides, "VALID")
-    outputs, undivide = batched_backward.divided(window_mean, valid_fraction)
-    return outputs, batched_backward.chain(undivide, unpool, unpad)
+      return [batched_backward.avg_pool(3, 1, "SAME")]
+    return [batched_backward.Primitive(_MEAN_OF_VALID_CELLS, (self.strides,))]
+
+
+def _valid_fraction(ones, strides):
+  """[1, H', W', 1]: the share of each 3x3 window (padding 1, `strides`) inside the image, from
+  `ones`, [1, H, W, 1]."""
+  return tf.nn.avg_pool2d(tf.pad(ones, pfor_gradients.PAD_1), 3, strides, "VALID")
+
+
+def _mean_of_valid_cells_forward(settings, x):
+  # 'SAME' would pad asymmetrically at stride 2: pad explicitly and divide by the cell count.
+  (strides,) = settings
+  window_mean = tf.nn.avg_pool2d(tf.pad(x, pfor_gradients.PAD_1), 3, strides, "VALID")
+  fraction = _valid_fraction(tf.ones_like(x[:1, :, :, :1]), strides)
+  return window_mean / fraction, (tf.shape(x), fraction)
+
+
+def _mean_of_valid_cells_backward(settings, input_cotangents, cotangents, saved, weights):
+  del input_cotangents, weights
+  (strides,), (shape, fraction) = settings, saved
+  k = tf.shape(cotangents)[0]
+  padded = tf.raw_ops.AvgPoolGrad(
+      orig_input_shape=tf.stack([k * shape[0], shape[1] + 2, shape[2] + 2, shape[3]]),
+      grad=batched_backward.fold(cotangents / fraction), ksize=[1, 3, 3, 1],
+      strides=[1, strides, strides, 1], padding="VALID")
+  return batched_backward.unfold(padded, k)[:, :, 1:-1, 1:-1, :], ()
+
+
+# A strided `AvgPool3x3`: each 3x3 window's mean over its cells inside the image.
+_MEAN_OF_VALID_CELLS = batched_backward.Kind("mean_of_valid_cells", _mean_of_valid_cells_forward,
+                                             _mean_of_valid_cells_backward)
 
 
 @keras.saving.register_keras_serializable(package=_SERIAL_PACKAGE)
