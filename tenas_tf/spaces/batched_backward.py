@@ -11,7 +11,7 @@ layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. No network is 
 never runs. The layers made of *primitives* (ReLU, zero padding, conv, depthwise conv, BatchNorm, pools,
 Dense: pure functions of tensors, `Primitive`) run in fused steps: a run of them, such as a DARTS
 `sep_conv` (ten primitives), is ONE traced forward and ONE traced backward per chunk, each traced
-once per kind of run and input shape (`tracing_count`), not per candidate of a search; the other
+once per kind of run and tensor shapes (`tracing_count`), not per candidate of a search; the other
 layers run eagerly. The forward tensors a backward needs (ReLU masks, BN's normalised values, conv
 inputs) are computed once, in the forward, and shared by every chunk.
 
@@ -40,13 +40,19 @@ def traced_step(function):
   A `tf.function` called with Python lists or strings among its arguments rebuilds their trace
   types at every call: measured here, 0.8 ms a call for an identity function with the conv's
   settings against 0.3 ms with three tensors, and a DARTS kappa makes hundreds of such calls.
+
+  Each step traces once per set of tensor shapes, all of them static in the trace. It never
+  relaxes a shape to None (`reduce_retracing`): a relaxed trace may round differently from a
+  static one, and which of them a call gets would then depend on what the process ran before
+  (the in-process scores and those of fresh Ray workers differed in the 7th digit that way).
+  The steps have no Python control flow on tensors, so they trace without autograph, which
+  took a quarter of a first NB201 kappa (5.3 against 3.8 s at batch 72 on 2 cores).
   """
   steps = {}
 
   def step(*settings):
     if settings not in steps:
-      steps[settings] = tf.function(functools.partial(function, *settings),
-                                    reduce_retracing=True)
+      steps[settings] = tf.function(functools.partial(function, *settings), autograph=False)
       _TRACED_STEPS.append(steps[settings])
     return steps[settings]
   step.body = function  # to run it inside another traced step, as part of that trace
@@ -211,16 +217,15 @@ def fused(primitives, inputs, rows, input_cotangents=True):
   """Runs `primitives` one after another as ONE traced step: (outputs, backward), whose backward
   is ONE traced step per chunk of cotangents and adds every primitive's rows to `rows`.
 
-  Both steps are traced once per sequence of kinds and settings and per input shape (so that
-  every shape inside is static); the backward again when the chunk size first changes. Measured
+  Both steps are traced once per sequence of kinds and settings and per set of tensor shapes
+  (`traced_step`), so the candidates of a search share their traces. Measured
   on a DARTS kappa at the tests' batch of 6, a traced-step call costs about 1 ms however much it
   runs, and a `sep_conv` made six calls and some 40 eager ops per chunk before it was fused.
   """
   plan = tuple((p.kind, p.settings, len(p.weights)) for p in primitives)
   weights = [weight for p in primitives for weight in p.weights]
-  shape = tuple(inputs.shape)
-  outputs, saved = _fused_forward(plan, shape)(inputs, *weights)
-  step = _fused_backward(plan, shape, tuple(len(kept) for kept in saved), input_cotangents)
+  outputs, saved = _fused_forward(plan)(inputs, *weights)
+  step = _fused_backward(plan, tuple(len(kept) for kept in saved), input_cotangents)
   saved = [tensor for kept in saved for tensor in kept]
   variables = [variable for p in primitives for variable in p.row_variables]
 
@@ -233,8 +238,7 @@ def fused(primitives, inputs, rows, input_cotangents=True):
 
 
 @traced_step
-def _fused_forward(plan, shape, x, *weights):
-  del shape  # a key only: one trace per input shape
+def _fused_forward(plan, x, *weights):
   saved = []
   for (kind, settings, _), own_weights in zip(plan, _split(weights, [n for _, _, n in plan])):
     x, kept = kind.forward(settings, x, *own_weights)
@@ -243,8 +247,7 @@ def _fused_forward(plan, shape, x, *weights):
 
 
 @traced_step
-def _fused_backward(plan, shape, saved_counts, input_cotangents, cotangents, *tensors):
-  del shape  # a key only: one trace per input shape (and two chunk sizes)
+def _fused_backward(plan, saved_counts, input_cotangents, cotangents, *tensors):
   weight_counts = [n for _, _, n in plan]
   weights = _split(tensors[:sum(weight_counts)], weight_counts)
   saved = _split(tensors[sum(weight_counts):], saved_counts)

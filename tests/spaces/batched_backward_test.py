@@ -19,8 +19,9 @@ _IMAGES = tf.random.stateless_normal((5, 8, 8, 3), seed=(5, 6))
 _BUILT = (("nor_conv_3x3", "nor_conv_1x1"),) * 6
 
 
-def _net():
-  net = spaces.NB201SearchNetwork(2, 1, 3, max_layers=2, built_ops=_BUILT, skip_dead_ops=True)
+def _net(channels=2):
+  net = spaces.NB201SearchNetwork(channels, 1, 3, max_layers=2, built_ops=_BUILT,
+                                  skip_dead_ops=True)
   net(_IMAGES)
   spaces.initialize(net, 3)
   mask = net.buildable_mask.copy()
@@ -58,6 +59,21 @@ class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
     self.assertLen(rows, len(self.variables))
     for variable, ours, oracle in zip(self.variables, rows, self.oracle):
       self.assertAllClose(ours, oracle, msg=variable.path, **testing_utils.tolerance(np.float32))
+
+  def test_rows_do_not_depend_on_what_the_process_ran_before(self):
+    # The traced steps are shared by every network of a process. A step relaxed to unknown
+    # shapes by earlier calls (a wider net: other kernel shapes; other chunk sizes) computes
+    # differently from the static trace that a fresh process (a Ray worker) makes: the rows of
+    # the same net and chunking must keep their bits whatever ran in between.
+    variables = indicators.ntk_variables(self.net)
+    first = self.net.logit_sum_jacobian(_IMAGES, variables, chunk_size=5)
+    wider = _net(channels=4)
+    for chunk_size in (2, 3):
+      wider.logit_sum_jacobian(_IMAGES, indicators.ntk_variables(wider), chunk_size=chunk_size)
+      self.net.logit_sum_jacobian(_IMAGES, variables, chunk_size=chunk_size)
+    again = self.net.logit_sum_jacobian(_IMAGES, variables, chunk_size=5)
+    for variable, want, got in zip(variables, first, again):
+      self.assertAllEqual(got, want, msg=variable.path)
 
   def test_the_dead_op_has_zero_rows_and_the_live_ones_do_not(self):
     rows = dict(zip((v.path for v in self.variables),
