@@ -212,6 +212,7 @@ class FactorizedReduce(keras.layers.Layer):
   def jacobian_primitives(self):
     """The block as `batched_backward` primitives: ReLU, both convs (`FACTORIZED_CONVS`), BN."""
     first, second = batched_backward.conv(self.conv_1), batched_backward.conv(self.conv_2)
+    # Both are 1x1 convs of stride 2: the first's settings are the second's.
     convs = batched_backward.Primitive(FACTORIZED_CONVS, first.settings,
                                        first.weights + second.weights,
                                        first.row_variables + second.row_variables)
