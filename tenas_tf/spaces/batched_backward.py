@@ -8,16 +8,17 @@ rewriting of the graph costs tens of seconds to minutes and gigabytes before the
 Here each layer runs its forward once and returns a *backward*: a function from a chunk of K
 cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
 layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. No network is traced and pfor
-never runs. The layers made of *primitives* (ReLU, zero padding, conv, depthwise conv, BatchNorm, pools,
-Dense: pure functions of tensors, `Primitive`) run in fused steps: a run of them, such as a DARTS
-`sep_conv` (ten primitives), is ONE traced forward and ONE traced backward per chunk, each traced
-once per kind of run and tensor shapes (`tracing_count`), not per candidate of a search; the other
-layers run eagerly. The forward tensors a backward needs (ReLU masks, BN's normalised values, conv
-inputs) are computed once, in the forward, and shared by every chunk.
+never runs. The layers are made of *primitives* (ReLU, zero padding, conv, depthwise conv,
+BatchNorm, pools, Dense: pure functions of tensors, `Primitive`), which run in fused steps: a run
+of them, such as a DARTS `sep_conv` (ten primitives), is ONE traced forward and ONE traced
+backward per chunk, each traced once per kind of run and tensor shapes (`tracing_count`), not
+per candidate of a search. The forward tensors a backward needs (ReLU masks, BN's normalised
+values, conv inputs) are computed once, in the forward, and shared by every chunk.
 
-A layer joins by offering `jacobian_forward(inputs, rows)` -> (outputs, backward) (composites:
-the ops, edges, cells and networks of the spaces); the Keras layers they are built from are
-handled here (`forward`). The networks' `logit_sum_jacobian` runs the whole thing.
+A layer joins by offering `jacobian_primitives()` (a run of primitives) or, where it branches,
+`jacobian_forward(inputs, rows)` -> (outputs, backward): the edges, cells and networks of the
+spaces, whose eager glue (sums, splits, the alive mask) joins the fused steps of their ops.
+The networks' `logit_sum_jacobian` runs the whole thing.
 Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample
 Jacobians); README "Faithful to the reference".
 """
@@ -218,9 +219,9 @@ def fused(primitives, inputs, rows, input_cotangents=True):
   is ONE traced step per chunk of cotangents and adds every primitive's rows to `rows`.
 
   Both steps are traced once per sequence of kinds and settings and per set of tensor shapes
-  (`traced_step`), so the candidates of a search share their traces. Measured
-  on a DARTS kappa at the tests' batch of 6, a traced-step call costs about 1 ms however much it
-  runs, and a `sep_conv` made six calls and some 40 eager ops per chunk before it was fused.
+  (`traced_step`), so the candidates of a search share their traces. Measured on a DARTS kappa
+  at the tests' batch of 6, a traced-step call costs about 1 ms however little it runs, and a
+  `sep_conv` made six calls and some 40 eager ops per chunk before it was fused.
   """
   plan = tuple((p.kind, p.settings, len(p.weights)) for p in primitives)
   weights = [weight for p in primitives for weight in p.weights]
