@@ -78,16 +78,15 @@ class Rows:
 
 def fold(cotangents):
   """[K, n, ...] -> [K * n, ...]: K cotangent batches as one batch for the conv and pool ops.
-  (Static shapes where known: in eager mode that is one op instead of four.)"""
-  if cotangents.shape[2:].is_fully_defined():
-    return tf.reshape(cotangents, [-1, *cotangents.shape[2:]])
-  return tf.reshape(cotangents, tf.concat([[-1], tf.shape(cotangents)[2:]], 0))
+
+  Here, and in every helper of this module, shapes are static: the backward runs eagerly or in
+  traced steps, which never relax a shape (`traced_step`). In eager mode a static reshape is one
+  op where shape arithmetic makes four."""
+  return tf.reshape(cotangents, [-1, *cotangents.shape[2:]])
 
 
 def unfold(folded, k):
-  if folded.shape[1:].is_fully_defined():
-    return tf.reshape(folded, [k, -1, *folded.shape[1:]])
-  return tf.reshape(folded, tf.concat([[k, -1], tf.shape(folded)[1:]], 0))
+  return tf.reshape(folded, [k, -1, *folded.shape[1:]])
 
 
 def chain(*backwards):
@@ -142,7 +141,7 @@ def added(branches):
 
 def zero_cotangents(cotangents, inputs):
   """Zero cotangents of `inputs`, as many as `cotangents` holds: [K, *inputs.shape]."""
-  return tf.zeros(tf.concat([tf.shape(cotangents)[:1], tf.shape(inputs)], 0), inputs.dtype)
+  return tf.zeros([cotangents.shape[0], *inputs.shape], inputs.dtype)
 
 
 def summed(total, cotangents):
@@ -157,33 +156,22 @@ def zeros(outputs_like, inputs):
 
 
 def side_by_side(cotangents):
-  """[K, n, h, w, c] -> [n, h, w, K * c]: the K cotangents as the output channels of one batch.
-  (Static shapes where known, as in `fold`.)"""
-  transposed = tf.transpose(cotangents, [1, 2, 3, 0, 4])
-  if cotangents.shape.is_fully_defined():
-    k, n, height, width, channels = cotangents.shape
-    return tf.reshape(transposed, [n, height, width, k * channels])
-  shape = tf.shape(cotangents)
-  return tf.reshape(transposed, tf.concat([shape[1:4], [shape[0] * shape[4]]], 0))
+  """[K, n, h, w, c] -> [n, h, w, K * c]: the K cotangents as the output channels of one batch."""
+  k, n, height, width, channels = cotangents.shape
+  return tf.reshape(tf.transpose(cotangents, [1, 2, 3, 0, 4]), [n, height, width, k * channels])
 
 
 def kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations, side=None):
   """[K, kh, kw, c_in, c_out]: the kernel gradient of a conv of `x` for each of K cotangents
   [K, n, h, w, c_out], from ONE `Conv2DBackpropFilter` with the K cotangents side by side as
   K * c_out output channels (`side`: their `side_by_side`, where the caller has it already).
-  `kernel_shape`: a list, or a shape tensor inside a traced step."""
+  `kernel_shape`: [kh, kw, c_in, c_out], a list."""
   k = cotangents.shape[0]
-  if isinstance(kernel_shape, list) and k is not None:  # static: no shape arithmetic ops
-    filter_sizes, rows_shape = kernel_shape[:3] + [k * kernel_shape[3]], kernel_shape[:3] + [k, -1]
-  else:
-    k = tf.shape(cotangents)[0]
-    filter_sizes = tf.concat([kernel_shape[:3], [k * kernel_shape[-1]]], 0)
-    rows_shape = tf.concat([kernel_shape[:3], [k, -1]], 0)
   rows = tf.raw_ops.Conv2DBackpropFilter(
-      input=x, filter_sizes=filter_sizes,
+      input=x, filter_sizes=kernel_shape[:3] + [k * kernel_shape[3]],
       out_backprop=side_by_side(cotangents) if side is None else side, strides=strides,
       padding=padding, dilations=dilations)
-  return tf.transpose(tf.reshape(rows, rows_shape), [3, 0, 1, 2, 4])
+  return tf.transpose(tf.reshape(rows, kernel_shape[:3] + [k, -1]), [3, 0, 1, 2, 4])
 
 
 class Kind:
@@ -320,9 +308,9 @@ def _conv_backward(settings, input_cotangents, cotangents, saved, weights):
 
 def _input_gradient(cotangents, x, kernel, strides, padding_mode, dilations):
   """The K cotangents of a conv's input x, from ONE `Conv2DBackpropInput` of the folded chunk."""
-  k = tf.shape(cotangents)[0]
+  k = cotangents.shape[0]
   folded = tf.raw_ops.Conv2DBackpropInput(
-      input_sizes=tf.concat([[k * x.shape[0]], x.shape[1:].as_list()], 0), filter=kernel,
+      input_sizes=[k * x.shape[0], *x.shape[1:]], filter=kernel,
       out_backprop=fold(cotangents), strides=strides, padding=padding_mode, dilations=dilations)
   return unfold(folded, k)
 
@@ -354,7 +342,7 @@ def _depthwise_backward(settings, input_cotangents, cotangents, saved, weights):
   strides, dilations = settings
   x, dense_kernel, full = saved
   if strides > 1:
-    full_size = tf.concat([tf.shape(cotangents)[:1], full.shape.as_list()], 0)
+    full_size = [cotangents.shape[0], *full.shape]
     cotangents = tf.raw_ops.StridedSliceGrad(
         shape=full_size, begin=[0, 0, 0, 0, 0], end=full_size,
         strides=[1, 1, strides, strides, 1], dy=cotangents)
@@ -398,11 +386,11 @@ def _batch_norm_backward(settings, input_cotangents, cotangents, saved, weights)
   count = float(cotangents.shape[1:-1].num_elements())
   scale_field = channel_field(scale, cotangents.shape[1:])
   if len(saved) == 3:  # the statistics basis: both sums from one matrix product, and back
-    basis, k = saved[2], tf.shape(cotangents)[0]
+    basis, k = saved[2], cotangents.shape[0]
     sums = tf.matmul(tf.reshape(cotangents, [k, -1]), basis)  # [K, 2C]: dbeta, dgamma
     correction = tf.matmul(sums * tf.tile(scale / count, [2]), basis, transpose_b=True)
     sum_dy_x_hat = sums[:, scale.shape[0]:]
-    inputs = cotangents * scale_field - tf.reshape(correction, tf.shape(cotangents))
+    inputs = cotangents * scale_field - tf.reshape(correction, cotangents.shape)
   else:
     sum_axes = list(range(1, cotangents.shape.rank - 1))
     expand = (slice(None),) + (None,) * len(sum_axes)  # [K, C] -> [K, 1, ..., 1, C]
@@ -442,7 +430,7 @@ def _max_pool_backward(settings, input_cotangents, cotangents, saved, weights):
   del input_cotangents, weights
   strides, padding_mode = settings
   x, y = saved
-  k = tf.shape(cotangents)[0]
+  k = cotangents.shape[0]
   folded = tf.raw_ops.MaxPoolGrad(
       orig_input=tf.tile(x, [k, 1, 1, 1]), orig_output=tf.tile(y, [k, 1, 1, 1]),
       grad=fold(cotangents), ksize=[1, 3, 3, 1], strides=[1, strides, strides, 1],
@@ -465,14 +453,13 @@ def max_pool(strides, padding_mode):
 
 def _avg_pool_forward(settings, x):
   size, strides, padding_mode = settings
-  return tf.nn.avg_pool2d(x, size, strides, padding_mode), (tf.shape(x),)
+  return tf.nn.avg_pool2d(x, size, strides, padding_mode), (x,)  # x: for its shape
 
 
 def _avg_pool_backward(settings, input_cotangents, cotangents, saved, weights):
   del input_cotangents, weights
   size, strides, padding_mode = settings
-  (input_shape,) = saved
-  k = tf.shape(cotangents)[0]
+  k, input_shape = cotangents.shape[0], saved[0].shape
   if settings == (3, 1, "SAME"):
     # dx = window_sum(dy / count), count the in-bounds cells of each window: a product with
     # 1 / count and a depthwise conv with a kernel of ones, both faster than AvgPoolGrad.
@@ -483,7 +470,7 @@ def _avg_pool_backward(settings, input_cotangents, cotangents, saved, weights):
     window = tf.ones([3, 3, channels, 1])
     return unfold(tf.nn.depthwise_conv2d(fold(cotangents * share), window, _UNIT, "SAME"), k), ()
   folded = tf.raw_ops.AvgPoolGrad(
-      orig_input_shape=tf.concat([[k * input_shape[0]], input_shape[1:]], 0),
+      orig_input_shape=[k * input_shape[0], *input_shape[1:]],
       grad=fold(cotangents), ksize=[1, size, size, 1], strides=[1, strides, strides, 1],
       padding=padding_mode)
   return unfold(folded, k), ()
@@ -499,15 +486,14 @@ def avg_pool(size, strides, padding_mode):
 
 def _global_average_pool_forward(settings, x):
   del settings
-  return tf.reduce_mean(x, [1, 2]), (tf.shape(x),)
+  return tf.reduce_mean(x, [1, 2]), (x,)  # x: for its shape
 
 
 def _global_average_pool_backward(settings, input_cotangents, cotangents, saved, weights):
   del settings, input_cotangents, weights
-  (input_shape,) = saved
-  cells = tf.cast(input_shape[1] * input_shape[2], cotangents.dtype)
-  expanded = cotangents[:, :, None, None, :] / cells
-  return tf.broadcast_to(expanded, tf.concat([tf.shape(cotangents)[:2], input_shape[1:]], 0)), ()
+  _, height, width, _ = input_shape = saved[0].shape
+  expanded = cotangents[:, :, None, None, :] / float(height * width)
+  return tf.broadcast_to(expanded, [cotangents.shape[0], *input_shape]), ()
 
 
 GLOBAL_AVERAGE_POOL = Kind("global_average_pool", _global_average_pool_forward,

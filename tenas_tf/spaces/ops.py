@@ -253,15 +253,15 @@ def _mean_of_valid_cells_forward(settings, x):
   (strides,) = settings
   window_mean = tf.nn.avg_pool2d(tf.pad(x, pfor_gradients.PAD_1), 3, strides, "VALID")
   fraction = _valid_fraction(tf.ones_like(x[:1, :, :, :1]), strides)
-  return window_mean / fraction, (tf.shape(x), fraction)
+  return window_mean / fraction, (x, fraction)  # x: for its shape
 
 
 def _mean_of_valid_cells_backward(settings, input_cotangents, cotangents, saved, weights):
   del input_cotangents, weights
-  (strides,), (shape, fraction) = settings, saved
-  k = tf.shape(cotangents)[0]
+  (strides,), (x, fraction) = settings, saved
+  k, (n, height, width, channels) = cotangents.shape[0], x.shape
   padded = tf.raw_ops.AvgPoolGrad(
-      orig_input_shape=tf.stack([k * shape[0], shape[1] + 2, shape[2] + 2, shape[3]]),
+      orig_input_shape=[k * n, height + 2, width + 2, channels],
       grad=batched_backward.fold(cotangents / fraction), ksize=[1, 3, 3, 1],
       strides=[1, strides, strides, 1], padding="VALID")
   return batched_backward.unfold(padded, k)[:, :, 1:-1, 1:-1, :], ()
