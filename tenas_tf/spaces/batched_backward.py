@@ -167,16 +167,14 @@ def from_side_by_side(side, k):
   return tf.transpose(tf.reshape(side, [n, height, width, k, channels // k]), [3, 0, 1, 2, 4])
 
 
-def kernel_rows(x, kernel_shape, cotangents, strides, padding, dilations, side=None):
-  """[K, kh, kw, c_in, c_out]: the kernel gradient of a conv of `x` for each of K cotangents
-  [K, n, h, w, c_out], from ONE `Conv2DBackpropFilter` with the K cotangents side by side as
-  K * c_out output channels (`side`: their `side_by_side`, where the caller has it already).
-  `kernel_shape`: [kh, kw, c_in, c_out], a list."""
-  k = cotangents.shape[0]
+def kernel_rows(x, kernel_shape, side, strides, padding, dilations):
+  """[K, kh, kw, c_in, c_out]: the kernel gradient of a conv of `x` for each of K cotangents, from
+  ONE `Conv2DBackpropFilter` of them side by side (`side`: [n, h, w, K * c_out], their
+  `side_by_side`) as K * c_out output channels. `kernel_shape`: [kh, kw, c_in, c_out], a list."""
+  k = side.shape[-1] // kernel_shape[3]
   rows = tf.raw_ops.Conv2DBackpropFilter(
-      input=x, filter_sizes=kernel_shape[:3] + [k * kernel_shape[3]],
-      out_backprop=side_by_side(cotangents) if side is None else side, strides=strides,
-      padding=padding, dilations=dilations)
+      input=x, filter_sizes=kernel_shape[:3] + [k * kernel_shape[3]], out_backprop=side,
+      strides=strides, padding=padding, dilations=dilations)
   return tf.transpose(tf.reshape(rows, kernel_shape[:3] + [k, -1]), [3, 0, 1, 2, 4])
 
 
@@ -307,8 +305,7 @@ def _conv_backward(settings, input_cotangents, cotangents, saved, weights):
   strides, padding_mode, dilations = settings
   (x,), (kernel,) = saved, weights
   side = side_by_side(cotangents)
-  own_rows = kernel_rows(x, kernel.shape.as_list(), cotangents, strides, padding_mode, dilations,
-                         side=side)
+  own_rows = kernel_rows(x, kernel.shape.as_list(), side, strides, padding_mode, dilations)
   if not input_cotangents:
     return None, (own_rows,)
   return (_input_gradient(cotangents, side, x, kernel, strides, padding_mode, dilations),
@@ -328,10 +325,12 @@ def _input_gradient(cotangents, side, x, kernel, strides, padding_mode, dilation
   flipped kernel as K groups, transposed back.
 
   oneDNN's convs of 1-4 channels leave most of a CPU's vector lanes idle; as K groups the same
-  work runs wide. Measured on 2 cores at DARTS's sizes (K = n = 14, 1-2 channels, 3x3 and 5x5
-  kernels, dilated or not): 2-10x faster with the transpose back; at NB201's ResNet sizes
-  (K = 24, n = 72, 6-12 channels) no faster or slower, and for 1x1 kernels (a matrix product
-  either way) 1.6-2x slower, hence the conditions. Values agree to float32 round-off.
+  work runs wide. Measured on 2 AMD EPYC cores at DARTS's sizes (K = n = 14, 1-2 channels, 3x3
+  and 5x5 kernels, dilated or not): 2-10x faster with the transpose back; at NB201's ResNet
+  sizes (K = 24, n = 72, 6-12 channels) no faster or slower, and for 1x1 kernels (a matrix
+  product either way) 1.6-2x slower, hence the conditions. A forward conv rather than a grouped
+  `Conv2DBackpropInput`, which TensorFlow's CPU kernel without oneDNN refuses. Values agree to
+  float32 round-off.
   """
   k = cotangents.shape[0]
   height, width, inputs, outputs = kernel.shape
@@ -378,8 +377,7 @@ def _depthwise_backward(settings, input_cotangents, cotangents, saved, weights):
         shape=full_size, begin=[0, 0, 0, 0, 0], end=full_size,
         strides=[1, 1, strides, strides, 1], dy=cotangents)
   side = side_by_side(cotangents)
-  dense_rows = kernel_rows(x, dense_kernel.shape.as_list(), cotangents, _UNIT, "VALID",
-                           dilations, side=side)
+  dense_rows = kernel_rows(x, dense_kernel.shape.as_list(), side, _UNIT, "VALID", dilations)
   return (_input_gradient(cotangents, side, x, dense_kernel, _UNIT, "VALID", dilations),
           (tf.linalg.diag_part(dense_rows)[..., None],))
 

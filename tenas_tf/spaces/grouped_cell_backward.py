@@ -381,8 +381,8 @@ def _add_conv_rows(group, cotangent, k, channels, rows, pending):
   gamma_rows = tf.unstack(sum_dy_z_hat * group.weights)
   kernel_shaped = [k, 1, 1, 1, channels]
   raw_rows = _source_blocks(batched_backward.kernel_rows(
-      group.inputs, [group.size, group.size, channels * len(group.sources), channels], cotangent,
-      _UNIT, "SAME", _UNIT, side=side), convs, group.sources, 3)
+      group.inputs, [group.size, group.size, channels * len(group.sources), channels], side,
+      _UNIT, "SAME", _UNIT), convs, group.sources, 3)
   for index, (conv, a_conv, b_conv) in enumerate(zip(convs, tf.unstack(a), tf.unstack(b))):
     if conv.op.bn.scale:
       rows.add(conv.op.bn.gamma, gamma_rows[index])
