@@ -86,12 +86,21 @@ def relu_unit_count(model, samples):
 
 
 def count_distinct_rows(patterns):
-  """Number of distinct rows of a 2-D bool array (exact; bit-packed rows compared as bytes)."""
+  """Number of distinct rows of a 2-D bool array (exact; bit-packed rows compared as bytes).
+
+  Each packed row is one opaque byte string (a numpy void scalar), which `np.unique` sorts with
+  byte comparisons; `np.unique(axis=0)` would view a row as a record of one field per byte and
+  compare field by field: 36-38 ms against 0.7-1.2 ms on 2 cores for the 3,000 patterns of
+  1,987 units of one DARTS #LR count (of about 0.3 s; a DARTS search counts three times per
+  candidate).
+  """
   patterns = np.asarray(patterns, dtype=bool)
   if patterns.ndim != 2:
     raise ValueError(f"patterns must be 2-D [samples, units]; got shape {patterns.shape}")
-  packed = np.packbits(patterns, axis=1)
-  return len(np.unique(packed, axis=0))
+  if patterns.shape[1] == 0:  # rows without units are all the same row
+    return min(len(patterns), 1)
+  packed = np.ascontiguousarray(np.packbits(patterns, axis=1))
+  return len(np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel()))
 
 
 def num_linear_regions(model, sample_batches):

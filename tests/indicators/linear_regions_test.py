@@ -189,6 +189,9 @@ class CountDistinctRowsTest(parameterized.TestCase, tf.test.TestCase):
   def test_no_rows(self):
     self.assertEqual(indicators.count_distinct_rows(np.zeros((0, 4), bool)), 0)
 
+  def test_rows_without_units_are_one_row(self):
+    self.assertEqual(indicators.count_distinct_rows(np.zeros((3, 0), bool)), 1)
+
   @parameterized.parameters((5,), (2, 3, 4))
   def test_non_matrix_is_rejected(self, *shape):
     with self.assertRaisesRegex(ValueError, "2-D"):
