@@ -91,8 +91,8 @@ def ntk_gram(model, images, *, variables=None, method="jacobian"):
     images: [n, H, W, C] float tensor, n >= 2.
     variables: the parameters of J; default `ntk_variables(model)`.
     method: "jacobian" (default): the model's own `logit_sum_jacobian(images, variables)` where
-      it has one (the search networks of `tenas_tf.spaces`: one eager forward and a backward
-      over many cotangents, no network traced), else "pfor"; "pfor": `tape.jacobian` vectorised by
+      it has one (the search networks of `tenas_tf.spaces`: one forward and a backward over
+      many cotangents, `tenas_tf.spaces.batched_backward`, no pfor), else "pfor"; "pfor": `tape.jacobian` vectorised by
       pfor in a traced function (any model; tens of seconds of tracing before the first call);
       "loop": one backward pass per sample (slow; the test oracle).
 
@@ -112,7 +112,7 @@ def ntk_gram(model, images, *, variables=None, method="jacobian"):
     which = tuple(id(v) for v in variables)
   if method == "jacobian":
     if hasattr(model, "logit_sum_jacobian"):
-      # The model's own eager batched backward: no pfor, no network traced.
+      # The model's own batched backward: no pfor.
       return _gram_from_rows(model.logit_sum_jacobian(images, variables),
                              int(images.shape[0])).numpy()
     method = "pfor"

@@ -1,4 +1,4 @@
-"""Per-sample Jacobians of the indicator networks: one eager forward, a backward over many cotangents.
+"""Per-sample Jacobians of the indicator networks: one forward, a backward over many cotangents.
 
 The NTK indicator needs J, the gradient of each sample's logit sum with respect to the network's
 NTK parameters, with BatchNorm on the batch's statistics (so every row of J depends on the whole
@@ -7,8 +7,7 @@ rewriting of the graph costs tens of seconds to minutes and gigabytes before the
 
 Here each layer runs its forward once and returns a *backward*: a function from a chunk of K
 cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
-layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. No network is traced and pfor
-never runs. The layers are made of *primitives* (ReLU, zero padding, conv, depthwise conv,
+layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. pfor never runs. The layers are made of *primitives* (ReLU, zero padding, conv, depthwise conv,
 BatchNorm, pools, Dense: pure functions of tensors, `Primitive`), which run in fused steps: a run
 of them, such as a DARTS `sep_conv` (ten primitives), is ONE traced forward and ONE traced
 backward per chunk, each traced once per kind of run and tensor shapes (`tracing_count`), not
@@ -17,16 +16,21 @@ values, conv inputs) are computed once, in the forward, and shared by every chun
 
 A layer joins by offering `jacobian_primitives()` (a run of primitives) or, where it branches,
 `jacobian_forward(inputs, rows)` -> (outputs, backward): the edges, cells and networks of the
-spaces, whose eager glue (sums, splits, the alive mask) joins the fused steps of their ops.
-The networks' `logit_sum_jacobian` runs the whole thing.
+spaces, whose glue (sums, splits, the alive mask) joins the fused steps of their ops.
+The networks' `logit_sum_jacobian` runs the whole thing: the DARTS supernet eagerly, its glue
+skipping dead ops in Python; the NB201 supernet as ONE traced graph (`traced_jacobian`) that
+runs every op weighted by the alive mask, so that a mask change needs no new trace.
 Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample
 Jacobians); README "Faithful to the reference".
 """
 
+import contextlib
 import dataclasses
 import functools
+import operator
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tenas_tf.spaces import pfor_gradients
@@ -69,11 +73,15 @@ class Rows:
   def add(self, variable, rows):
     self._chunks.setdefault(id(variable), []).append(rows)
 
+  def everything(self):
+    """Every row block added so far."""
+    return [block for blocks in self._chunks.values() for block in blocks]
+
   def stacked(self, variables, n):
     """Per variable of `variables`, its [n, size] rows; zeros for one no backward reached (an op
     skipped because it is dead)."""
     return [tf.reshape(tf.concat(self._chunks[id(v)], 0), [n, -1]) if id(v) in self._chunks
-            else tf.zeros([n, int(tf.size(v))]) for v in variables]
+            else tf.zeros([n, int(np.prod(v.shape))]) for v in variables]
 
 
 def fold(cotangents):
@@ -130,13 +138,22 @@ def sequence(layers, inputs, rows, input_cotangents=True):
 def added(branches):
   """Sums branch outputs: given [(outputs, backward)], (sum, backward feeding each branch the
   cotangent and summing their input cotangents)."""
-  outputs = [o for o, _ in branches]
-  total = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
+  total = sum_in_order([o for o, _ in branches])
 
   def backward(cotangents):
-    inputs = [b(cotangents) for _, b in branches]
-    return inputs[0] if len(inputs) == 1 else tf.add_n(inputs)
+    return sum_in_order([b(cotangents) for _, b in branches])
   return total, backward
+
+
+def sum_in_order(tensors):
+  """The sum of `tensors` (one or more), added left to right: the same bits in every run.
+
+  Not `tf.add_n`: in a traced graph TensorFlow's CPU AddN kernel adds into an input buffer it may
+  reuse, moved to the front, and which one it may reuse depends on which other ops have finished,
+  so the order of the additions (and the float32 round-off) can change from run to run. Eagerly
+  AddN adds left to right too (its inputs are referenced from Python, never reused).
+  """
+  return functools.reduce(operator.add, tensors)
 
 
 def zero_cotangents(cotangents, inputs):
@@ -647,6 +664,45 @@ def forward(layer, inputs, rows):
   return fused(primitives, inputs, rows)
 
 
+@contextlib.contextmanager
+def _without_arithmetic_optimizer():
+  """Grappler's arithmetic optimizer off in this thread's function calls, as it was before after.
+
+  That optimizer rewrites chains of additions into AddN (see `sum_in_order`): with it, the traced
+  NB201 Jacobian gave different bits in successive calls of the same graph; without it, the bits
+  of its eager run, in every call. The option is part of the key a function's optimized graph is
+  cached under, so it must hold at every call of the function, not only at the first.
+  """
+  previous = tf.config.optimizer.get_experimental_options().get("arithmetic_optimization")
+  tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+  try:
+    yield
+  finally:
+    # None: unset, TensorFlow's default (on).
+    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": previous})
+
+
+def traced_jacobian(network_forward, variables, chunk_size):
+  """`logit_sum_jacobian` as ONE traced function of the images, (images) -> rows.
+
+  For a network whose forward reads its alive mask from its variable inside the graph and runs
+  every op with its weight (the NB201 supernet, `grouped_cell_backward`): traced once per image
+  shape, it serves every candidate of a search (`tracing_count`). A traced graph runs the 200
+  small ops of each chunk's backward without the Python and eager dispatch between them, and
+  independent ones side by side (the NB201 kappa at batch 72 on 2 cores: 1.4-1.6 s eagerly,
+  0.86-0.92 s traced), at a first call of about 4 s instead of 3.
+  """
+  function = tf.function(
+      lambda images: logit_sum_jacobian(network_forward, images, variables, chunk_size),
+      autograph=False)
+  _TRACED_STEPS.append(function)
+
+  def jacobian(images):
+    with _without_arithmetic_optimizer():
+      return function(tf.convert_to_tensor(images, tf.float32))
+  return jacobian
+
+
 def logit_sum_jacobian(network_forward, images, variables, chunk_size):
   """Rows of J: per variable, [n, size], row i the gradient of sample i's logit sum.
 
@@ -661,7 +717,10 @@ def logit_sum_jacobian(network_forward, images, variables, chunk_size):
   logits, backward = network_forward(images, rows)
   n, classes = logits.shape
   for start in range(0, n, chunk_size):
-    # Cotangent k is e_k (x) ones(classes): the gradient of sample k's logit sum.
-    picks = tf.one_hot(tf.range(start, min(start + chunk_size, n)), n)
+    # Traced, a chunk starts after the last one's rows: chunks run side by side would hold
+    # their cotangents at once (what chunking saves). Eagerly this changes nothing.
+    with tf.control_dependencies(rows.everything()):
+      # Cotangent k is e_k (x) ones(classes): the gradient of sample k's logit sum.
+      picks = tf.one_hot(tf.range(start, min(start + chunk_size, n)), n)
     backward(tf.tile(picks[:, :, None], [1, 1, classes]))
   return rows.stacked(variables, n)

@@ -192,10 +192,14 @@ class NB201Cell(Cell):
     return self._run_nodes([inputs], alive, training)[-1]
 
   def jacobian_forward(self, inputs, rows, alive=None):
-    """Training-mode (outputs, backward) for `batched_backward`; `alive`: [6, 5] numpy or None.
-    The backward is grouped by node (`grouped_cell_backward`): the ops that read one node's
-    cotangent or state share their passes over it."""
-    edges = [(source, target, *edge.live_ops(None if alive is None else alive[index]))
+    """Training-mode (outputs, backward) for `batched_backward`; `alive`: [6, 5] alive bits
+    (a tensor, or numpy) or None (every built op alive). Every built op runs, times its alive bit
+    (`MixedEdge.ops_and_bits`), so a traced forward serves every mask. The backward is grouped
+    by node (`grouped_cell_backward`): the ops that read one node's cotangent or state share
+    their passes over it."""
+    if alive is not None:
+      alive = tf.cast(alive, tf.float32)
+    edges = [(source, target, *edge.ops_and_bits(None if alive is None else alive[index]))
              for index, ((target, source), edge) in enumerate(zip(self._edge_states, self.edges))]
     return grouped_cell_backward.cell_forward(inputs, edges, rows)
 

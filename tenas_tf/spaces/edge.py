@@ -15,8 +15,10 @@ A dead op is exactly absent, in one of two ways (`skip_dead_ops`):
   changes a count of distinct patterns) and its output is multiplied by zero. The linear-region
   nets do this, because `num_linear_regions` records ReLU layer outputs by wrapping the layers'
   `call`, and a tensor made inside a `tf.cond` branch cannot be pulled out of it.
-The NTK's batched backward (`jacobian_forward`, `tenas_tf.spaces.batched_backward`) runs eagerly
-and reads the alive bits in Python: a dead op (and a `none` op, which adds zero) is not run.
+The NTK's batched backward (`tenas_tf.spaces.batched_backward`) of a DARTS edge
+(`jacobian_forward`) runs eagerly and reads the alive bits in Python: a dead op (and a `none` op,
+which adds zero) is not run. The NB201 cell's traced one runs every op times its alive bit
+(`ops_and_bits`).
 An edge with no alive op adds exactly zero. Edges built with fewer ops hold only those: the
 physically pruned network the masked supernet must match, as the tests check.
 Reference: TE-NAS (Chen et al., ICLR 2021) section 3.3, pruning by one op per edge at a time.
@@ -209,6 +211,22 @@ class MixedEdge(keras.layers.Layer):
       live = [layer for column, layer in zip(self._columns, self.op_layers) if alive[column]]
       count = max(float(sum(alive)), 1.0)
     return [layer for layer in live
+            if not isinstance(layer, (ops_lib.Zero, darts_ops.StridedZero))], count
+
+  def ops_and_bits(self, alive=None):
+    """`live_ops` for a mask known only as a tensor: ([(op layer, its alive bit)] for every op
+    that can add something (not `none`), the count the edge's mean divides by), the bits and the
+    count scalar tensors of `alive` (a [len(space ops)] float tensor), or 1.0 and the built ops
+    for None. Multiplied by its bit, a dead op adds exactly zero, so one computation over every
+    op serves every mask (the NB201 cell's traced backward, `grouped_cell_backward`)."""
+    if self.drop_path is not None:
+      raise NotImplementedError(f"{self.name}: drop-path has no batched backward")
+    if alive is None:
+      bits, count = [1.0] * len(self.op_layers), float(len(self.op_layers))
+    else:
+      bits = [alive[column] for column in self._columns]
+      count = tf.maximum(tf.reduce_sum(alive), 1.0)
+    return [(layer, bit) for layer, bit in zip(self.op_layers, bits)
             if not isinstance(layer, (ops_lib.Zero, darts_ops.StridedZero))], count
 
   def jacobian_forward(self, inputs, rows, alive=None):

@@ -12,21 +12,27 @@ and every conv out of node j reads the same ReLU(node j), so most of the work is
   `Conv2DBackpropFilter` over the ReLU'd sources concatenated on channels gives the raw kernel
   rows of every conv into i (a 1x1 conv's rows are the centre tap of a 3x3's, both 'same');
 - per edge: ONE `Conv2DBackpropInput` with the edge's combined kernel (its 3x3 and centred 1x1
-  kernels, each scaled by its BN scale and the edge's 1 / count);
+  kernels, each scaled by its BN scale and its weight in the edge's mean);
 - per source node j: ONE matrix product applies the z_hat part of every BN correction of every
   conv out of j (a small one, broadcast over the batch, the constant part), one ReLU mask, one
   window sum for its pools and one running sum for its skips.
 
 BN's algebra is folded into the conv as in `pfor_gradients.conv_batch_norm_training`: with
 z_hat the conv's normalised output, s = gamma / sqrt(var + eps), m values per channel, w the
-edge's 1 / count and dy = w c_i the BN's output cotangent, A = s sum(dy) / m and
-B = s sum(dy z_hat) / m, the conv output's cotangent is s dy - A - z_hat B, so
+conv's weight in its edge's mean (its alive bit / the live ops), dy = w c_i the BN's output
+cotangent, A = s sum(dy) / m and B = s sum(dy z_hat) / m, the conv output's cotangent is s dy - A - z_hat B, so
   kernel rows = w s filter(x, c_i) - A filter(x, 1) - B filter(x, z_hat),
   input cotangent = mask * (input_grad(c_i, w s W) - sum_c [A_c input_grad(1_c, W)
                                                             + B_c input_grad(z_hat_c, W)]),
 where the filter and input gradients of the fields 1_c and z_hat_c use forward tensors only and
 are computed once per forward, not per chunk of cotangents. The values equal the op-by-op
 backward's to float32 round-off (`tests/spaces/grouped_cell_backward_test.py`).
+
+Every op of the cell runs times its alive bit, so a dead one adds exactly zero and has zero
+rows, and the NB201 supernet traces this backward once (`batched_backward.traced_jacobian`) for
+every mask. The live ops get the bits an op-by-op sum of the live ones alone would: the weights
+are rounded as 1 / count (and 1 / (count m)) in float64 and then to float32, bits multiply
+exactly, and zeros add exactly.
 Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1; NAS-Bench-201 (Dong & Yang, ICLR 2020)
 section 2.1 (the cell).
 """
@@ -44,11 +50,13 @@ _UNIT = [1, 1, 1, 1]
 
 @dataclasses.dataclass
 class _ConvBN:
-  """One live ReLU-conv-BN op and the forward tensors its backward needs."""
+  """One ReLU-conv-BN op (live or dead) and the forward tensors its backward needs."""
 
   op: ops_lib.ReLUConvBN
   source: int
-  weight: float  # the edge's 1 / count
+  bit: tf.Tensor  # its alive bit
+  weight: tf.Tensor  # its weight in its edge's mean: the bit * the edge's 1 / count
+  weight_per_value: tf.Tensor  # weight / m, m the values per channel
   kernel: tf.Tensor  # [k, k, C, C]
   scale: tf.Tensor  # [C]: gamma / sqrt(var + eps)
   z_hat: tf.Tensor  # [n, H, W, C]
@@ -79,17 +87,20 @@ class _NodeGroup:
   inputs: tf.Tensor  # [n, H, W, C * sources]: the sources' ReLU'd states side by side
   fields: tf.Tensor  # [n * H * W, 1 + C * convs]: the fields 1 and z_hat of their BNs
   coefficient_scales: tf.Tensor  # [convs, 1, C]: A = sum(c_i) * this, B = sum(c_i z_hat) * this
-  weights: tf.Tensor  # [convs, 1, 1]: each conv's edge's 1 / count
+  weights: tf.Tensor  # [convs, 1, 1]: each conv's weight in its edge's mean
 
 
 @dataclasses.dataclass
 class _Edge:
+  """One edge's ops; its 1 / count (and / m) rounded to float32 from float64, as Python would."""
+
   source: int
   target: int
-  weight: float
-  convs: list
-  pools: int  # live 3x3 average pools (0 or 1)
-  skips: int  # live identities (0 or 1)
+  weight: tf.Tensor  # 1 / the count its mean divides by
+  weight_per_value: tf.Tensor  # weight / m, m the values per channel
+  convs: list = dataclasses.field(default_factory=list)
+  pool_weight: tf.Tensor = None  # the 3x3 average pool's weight in the mean (None: no pool)
+  skip_weight: tf.Tensor = None  # the identity's (None: no identity)
   kernel: tf.Tensor = None  # the combined, scaled kernel of its convs' input gradients
   pool_share: tf.Tensor = None  # [H, W, C]: w / the in-bounds cells of each 3x3 window
 
@@ -163,11 +174,15 @@ def _channel_input_grads(fields, kernel):
 def cell_forward(inputs, edges, rows):
   """An NB201 cell's training-mode forward: (its last node, backward of that node's cotangents).
 
+  Every op given runs times its alive bit: a dead op adds exactly zero (and zero rows), so one
+  traced graph serves every alive mask of a search.
+
   Args:
     inputs: node 0, [n, H, W, C].
-    edges: per edge, (source node, target node, live op layers (`MixedEdge.live_ops`), the
-      count its mean divides by); the layers are `ReLUConvBN`s (stride 1, odd kernel), stride-1
-      `AvgPool3x3`s and `Identity`s.
+    edges: per edge, (source node, target node, [(op layer, its alive bit)], the count the
+      edge's mean divides by) (`MixedEdge.ops_and_bits`); the layers are `ReLUConvBN`s (stride
+      1, odd kernel), stride-1 `AvgPool3x3`s and `Identity`s, at most one pool and one identity
+      per edge.
     rows: the `batched_backward.Rows` the backward adds the kernel and gamma rows to.
 
   Returns:
@@ -175,38 +190,44 @@ def cell_forward(inputs, edges, rows):
   """
   states = [inputs]
   relus, masks = {}, {}
-  live_edges = []
+  cell_edges = []
+  values_per_channel = float(inputs.shape[0] * inputs.shape[1] * inputs.shape[2])
   for target in sorted({target for _, target, _, _ in edges}):
     incoming = []
-    for source, _, layers, count in (edge for edge in edges if edge[1] == target):
-      edge = _Edge(source, target, 1.0 / count, [], 0, 0)
+    for source, _, ops_and_bits, count in (edge for edge in edges if edge[1] == target):
+      inverse = 1.0 / tf.cast(count, tf.float64)
+      edge = _Edge(source, target, tf.cast(inverse, tf.float32),
+                   tf.cast(inverse / values_per_channel, tf.float32))
+      x = states[source]
       outputs = []
-      for layer in layers:
-        x = states[source]
+      for layer, bit in ops_and_bits:
         if isinstance(layer, ops_lib.ReLUConvBN):
           if layer.strides != 1 or layer.pad is not None:
             raise NotImplementedError(f"{layer.name}: only stride-1 'same' convs are grouped")
           if source not in relus:
             relus[source] = tf.nn.relu(x)
             masks[source] = tf.cast(x > 0, x.dtype)
-          outputs.append(_conv_bn_forward(layer, relus[source], edge))
-        elif isinstance(layer, ops_lib.AvgPool3x3) and layer.strides == 1:
-          edge.pools += 1
-          outputs.append(tf.nn.avg_pool2d(x, 3, 1, "SAME"))
-        elif isinstance(layer, ops_lib.Identity):
-          edge.skips += 1
-          outputs.append(x)
+          output = _conv_bn_forward(layer, relus[source], edge, bit)
+        elif (isinstance(layer, ops_lib.AvgPool3x3) and layer.strides == 1
+              and edge.pool_weight is None):
+          edge.pool_weight = edge.weight * bit
+          output = tf.nn.avg_pool2d(x, 3, 1, "SAME")
+        elif isinstance(layer, ops_lib.Identity) and edge.skip_weight is None:
+          edge.skip_weight = edge.weight * bit
+          output = x
         else:
           raise NotImplementedError(
               f"{layer.name}: no grouped backward for {type(layer).__name__}")
+        outputs.append(output * bit)
       if outputs:
-        live_edges.append(edge)
-        incoming.append((outputs[0] if len(outputs) == 1 else tf.add_n(outputs)) / count)
-    states.append(tf.add_n(incoming) if incoming else tf.zeros_like(inputs))
-  return states[-1], _backward(live_edges, states, relus, masks, rows)
+        cell_edges.append(edge)
+        incoming.append(batched_backward.sum_in_order(outputs) / tf.cast(count, tf.float32))
+    states.append(batched_backward.sum_in_order(incoming) if incoming
+                  else tf.zeros_like(inputs))
+  return states[-1], _backward(cell_edges, states, relus, masks, rows)
 
 
-def _conv_bn_forward(layer, x, edge):
+def _conv_bn_forward(layer, x, edge, bit):
   """BN(conv(x)) of a `ReLUConvBN` on its ReLU'd input; records the op on `edge`."""
   kernel = tf.convert_to_tensor(layer.conv.kernel)
   bn = layer.bn
@@ -214,11 +235,12 @@ def _conv_bn_forward(layer, x, edge):
   beta = tf.convert_to_tensor(bn.beta) if bn.center else None
   y, z_hat, scale, _ = batched_backward.normalized(
       tf.nn.conv2d(x, kernel, 1, "SAME"), gamma, beta, bn.epsilon, 0)
-  edge.convs.append(_ConvBN(layer, edge.source, edge.weight, kernel, scale, z_hat))
+  edge.convs.append(_ConvBN(layer, edge.source, bit, edge.weight * bit,
+                            edge.weight_per_value * bit, kernel, scale, z_hat))
   return y
 
 
-def _node_groups(edges, relus, shape, values_per_channel):
+def _node_groups(edges, relus, shape):
   """Per target node with convs, its `_NodeGroup`; fills each conv's field rows."""
   channels = int(shape[-1])
   groups = {}
@@ -246,8 +268,8 @@ def _node_groups(edges, relus, shape, values_per_channel):
       conv.row_scale = conv.scale * conv.weight
     groups[target] = _NodeGroup(
         convs, sources, size, inputs, tf.reshape(fields, [-1, fields.shape[-1]]),
-        tf.stack([conv.scale * (conv.weight / values_per_channel) for conv in convs])[:, None],
-        tf.constant([[[conv.weight]] for conv in convs]))
+        tf.stack([conv.scale * conv.weight_per_value for conv in convs])[:, None],
+        tf.reshape(tf.stack([conv.weight for conv in convs]), [-1, 1, 1]))
   return groups
 
 
@@ -273,19 +295,18 @@ def _backward(edges, states, relus, masks, rows):
   nodes = len(states)
   shape = states[0].shape
   channels = int(shape[-1])
-  values_per_channel = float(shape[0] * shape[1] * shape[2])
   # 1 / the in-bounds cells of each 3x3 window, as an [H, W, C] field (`channel_field`).
   window_share = batched_backward.channel_field(1.0 / (9.0 * tf.nn.avg_pool2d(
       tf.pad(tf.ones([1, shape[1], shape[2], 1]), pfor_gradients.PAD_1), 3, 1, "VALID"))[0],
       shape)
-  groups = _node_groups(edges, relus, shape, values_per_channel)
+  groups = _node_groups(edges, relus, shape)
   for edge in edges:
     if edge.convs:
       size = _largest_size(edge.convs)
-      edge.kernel = edge.weight * tf.add_n(
-          [_centred(conv.kernel * conv.scale, size) for conv in edge.convs])
-    if edge.pools:
-      edge.pool_share = (edge.weight * edge.pools) * window_share
+      edge.kernel = edge.weight * batched_backward.sum_in_order(
+          [_centred(conv.kernel * conv.scale, size) * conv.bit for conv in edge.convs])
+    if edge.pool_weight is not None:
+      edge.pool_share = edge.pool_weight * window_share
   window_sum = tf.ones([3, 3, channels, 1])  # a depthwise kernel of ones
   # Per source node, the correction fields of the convs out of it, stacked in a fixed order.
   out_of = {}
@@ -316,7 +337,7 @@ def _backward(edges, states, relus, masks, rows):
       parts.append(pending.skipped)
     if not parts:
       return None
-    return parts[0] if len(parts) == 1 else tf.add_n(parts)
+    return batched_backward.sum_in_order(parts)
 
   def backward(cotangents):
     k = int(cotangents.shape[0])
@@ -337,12 +358,11 @@ def _backward(edges, states, relus, masks, rows):
         if edge.convs:
           into.convs = batched_backward.summed(into.convs, batched_backward.unfold(_input_grad(
               batched_backward.fold(cotangent), edge.kernel, [k * shape[0], *shape[1:]]), k))
-        if edge.pools:
+        if edge.pool_weight is not None:
           # A pool's input cotangent is the window sum of its output's / the window's count.
           into.pooled = batched_backward.summed(into.pooled, cotangent * edge.pool_share)
-        if edge.skips:
-          into.skipped = batched_backward.summed(into.skipped,
-                                                 cotangent * (edge.weight * edge.skips))
+        if edge.skip_weight is not None:
+          into.skipped = batched_backward.summed(into.skipped, cotangent * edge.skip_weight)
     inputs = node_cotangent(pending[0], 0, k)
     return batched_backward.zero_cotangents(cotangents, states[0]) if inputs is None else inputs
   return backward

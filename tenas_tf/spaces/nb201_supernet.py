@@ -80,6 +80,7 @@ class NB201SearchNetwork(supernet.SearchNetwork):
         else ops_lib.ResNetBlock(width, init, name=f"reduce_{tag}")
         for kind, width, tag in plan]
     self._add_head([built_ops if built_ops is not None else [self.ops] * nb201.NUM_EDGES])
+    self._traced_jacobians = {}  # (variable ids, chunk size) -> `logit_sum_jacobian`'s function
 
   def call(self, inputs, training=None):
     x = self._stem(inputs, training)
@@ -91,9 +92,20 @@ class NB201SearchNetwork(supernet.SearchNetwork):
         x = layer(x, training=training)
     return self._head(x, training)
 
+  def logit_sum_jacobian(self, images, variables, chunk_size=supernet.JACOBIAN_CHUNK):
+    """`SearchNetwork.logit_sum_jacobian`, traced: one graph per (variables, chunk size) and
+    image shape serves every alive mask, the mask read from its variable inside the graph
+    (`batched_backward.traced_jacobian`)."""
+    key = (tuple(id(variable) for variable in variables), chunk_size)
+    if key not in self._traced_jacobians:
+      self._traced_jacobians[key] = batched_backward.traced_jacobian(
+          self.jacobian_forward, list(variables), chunk_size)
+    return self._traced_jacobians[key](images)
+
   def jacobian_forward(self, images, rows):
-    """`call` in training mode for `batched_backward`, eagerly: (logits, backward)."""
-    alive = self.alive.numpy()[0] > 0
+    """`call` in training mode for `batched_backward`: (logits, backward). It runs every op of
+    the cells, weighted by the alive mask read here (eagerly, or inside the traced Jacobian)."""
+    alive = self.alive[0]
     x, stem_backward = self._jacobian_stem(images, rows)
     backwards = [stem_backward]
     for layer in self.body:

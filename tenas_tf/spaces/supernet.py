@@ -107,8 +107,8 @@ class SearchNetwork(keras.Model):
   def logit_sum_jacobian(self, images, variables, chunk_size=JACOBIAN_CHUNK):
     """Per variable of `variables` (a subset of the conv kernels, BN gammas and dense kernel),
     the [n, size] Jacobian of each image's logit sum, BatchNorm on the batch's statistics: the
-    rows of the NTK (`tenas_tf.indicators.ntk_gram`), with no network traced
-    (`batched_backward`; the subclass's `jacobian_forward` is `call` for it). `chunk_size` cotangents go through each
+    rows of the NTK (`tenas_tf.indicators.ntk_gram`), by `batched_backward` (the subclass's
+    `jacobian_forward` is `call` for it), eagerly. `chunk_size` cotangents go through each
     backward pass: fewer take less memory, the values stay the same."""
     return batched_backward.logit_sum_jacobian(self.jacobian_forward, images, variables,
                                                chunk_size)

@@ -4,9 +4,9 @@ A pruning round scores dozens of candidates (hundreds in DARTS) on one supernet 
 variable changes between them; tracing costs seconds (#LR) to minutes (a pfor NTK Jacobian), so a
 retrace per candidate would dominate a search. The count is taken on the Python side: the
 networks' `call` runs only while a traced indicator function is being traced, so a counter in it
-counts the traces. The NB201 NTK runs the network's eager batched backward
-(`spaces.batched_backward`), which never calls `call` (its count stays 0); the few small steps it
-traces are traced by the first candidate only (`batched_backward.tracing_count`).
+counts the traces. The NB201 NTK runs the network's batched backward (`spaces.batched_backward`),
+which never calls `call` (its count stays 0): one traced Jacobian for every mask, and the steps
+inside it, traced by the first candidate only (`batched_backward.tracing_count`).
 """
 
 import tensorflow as tf

@@ -12,6 +12,9 @@ import tensorflow as tf
 
 from tenas_tf import indicators
 from tenas_tf import spaces
+from tenas_tf.spaces import batched_backward
+from tenas_tf.spaces import registry
+from tenas_tf.spaces import supernet
 from tests import testing_utils
 
 _IMAGES = tf.random.stateless_normal((5, 8, 8, 3), seed=(5, 6))
@@ -75,6 +78,35 @@ class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
     for variable, want, got in zip(variables, first, again):
       self.assertAllEqual(got, want, msg=variable.path)
 
+  def test_the_traced_rows_keep_their_bits_from_call_to_call_and_mask_to_mask(self):
+    # The NB201 net's Jacobian is one traced graph for every mask, read from the mask variable;
+    # its bits must not depend on the run (the order of additions in the graph) nor on the masks
+    # scored before, and they are the eager run's of the same forward.
+    other = self.net.buildable_mask.copy()
+    other[0, :, spaces.NB201_OPS.index("nor_conv_3x3")] = False
+    first = self.net.logit_sum_jacobian(_IMAGES, self.variables)
+    self.net.set_alive(other)
+    changed = self.net.logit_sum_jacobian(_IMAGES, self.variables)
+    self.net.set_alive(_net().alive.numpy())
+    again = self.net.logit_sum_jacobian(_IMAGES, self.variables)
+    eager = batched_backward.logit_sum_jacobian(self.net.jacobian_forward, _IMAGES,
+                                                self.variables, supernet.JACOBIAN_CHUNK)
+    self.assertNotAllClose(changed[0], first[0])
+    for variable, want, got, eager_rows in zip(self.variables, first, again, eager):
+      self.assertAllEqual(got, want, msg=variable.path)
+      self.assertAllClose(eager_rows, want, msg=variable.path,
+                          **testing_utils.tolerance(np.float32))
+
+  def test_the_traced_jacobian_leaves_the_optimizer_options_as_they_were(self):
+    # It runs with Grappler's arithmetic optimizer off (`batched_backward.sum_in_order`).
+    self.addCleanup(tf.config.optimizer.set_experimental_options,
+                    {"arithmetic_optimization": None})
+    for setting in (None, True, False):
+      tf.config.optimizer.set_experimental_options({"arithmetic_optimization": setting})
+      self.net.logit_sum_jacobian(_IMAGES, self.variables)
+      self.assertEqual(
+          tf.config.optimizer.get_experimental_options().get("arithmetic_optimization"), setting)
+
   def test_the_dead_op_has_zero_rows_and_the_live_ones_do_not(self):
     rows = dict(zip((v.path for v in self.variables),
                     self.net.logit_sum_jacobian(_IMAGES, self.variables)))
@@ -86,6 +118,23 @@ class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
       self.assertAllEqual(rows[path], np.zeros_like(rows[path]), msg=path)
     for path in live:
       self.assertGreater(np.max(np.abs(rows[path])), 0.0, msg=path)
+
+
+class PaperSizeDeterminismTest(tf.test.TestCase):
+
+  def test_the_nb201_ntk_nets_rows_keep_their_bits(self):
+    # At the paper's sizes (C = 3, batch 72, every op alive) the traced graph runs hundreds of
+    # ops side by side; with TensorFlow's AddN or Grappler's arithmetic optimizer the order of
+    # some additions followed the run's timing and the rows changed from call to call.
+    net = registry.get_space("nb201").ntk_network(10, (32, 32, 3), "pytorch_default")
+    images = tf.random.stateless_normal((72, 32, 32, 3), seed=(7, 8))
+    spaces.initialize(net, 0)
+    variables = indicators.ntk_variables(net)
+    first = net.logit_sum_jacobian(images, variables)
+    for call in range(3):
+      rows = net.logit_sum_jacobian(images, variables)
+      for variable, want, got in zip(variables, first, rows):
+        self.assertAllEqual(got, want, msg=f"call {call + 2}: {variable.path}")
 
 
 if __name__ == "__main__":
