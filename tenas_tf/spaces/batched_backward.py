@@ -17,9 +17,8 @@ values, conv inputs) are computed once, in the forward, and shared by every chun
 A layer joins by offering `jacobian_primitives()` (a run of primitives) or, where it branches,
 `jacobian_forward(inputs, rows)` -> (outputs, backward): the edges, cells and networks of the
 spaces, whose glue (sums, splits, the alive mask) joins the fused steps of their ops.
-The networks' `logit_sum_jacobian` runs the whole thing: the DARTS supernet eagerly, its glue
-skipping dead ops in Python; the NB201 supernet as ONE traced graph (`traced_jacobian`) that
-runs every op weighted by the alive mask, so that a mask change needs no new trace.
+The networks' `logit_sum_jacobian` runs the whole thing as ONE traced graph (`traced_jacobian`)
+that runs every built op times its alive bit, so that a mask change needs no new trace.
 Reference: TE-NAS (Chen et al., ICLR 2021) section 3.1 (the NTK, a Gram matrix of per-sample
 Jacobians); README "Faithful to the reference".
 """
@@ -143,6 +142,12 @@ def added(branches):
   def backward(cotangents):
     return sum_in_order([b(cotangents) for _, b in branches])
   return total, backward
+
+
+def scaled(branch, factor):
+  """A branch (outputs, backward) times `factor` (a scalar: an op's alive bit)."""
+  outputs, backward = branch
+  return outputs * factor, lambda cotangents: backward(cotangents * factor)
 
 
 def sum_in_order(tensors):
@@ -664,33 +669,45 @@ def forward(layer, inputs, rows):
   return fused(primitives, inputs, rows)
 
 
-@contextlib.contextmanager
-def _without_arithmetic_optimizer():
-  """Grappler's arithmetic optimizer off in this thread's function calls, as it was before after.
+# Grappler's arithmetic optimizer rewrites chains of additions into AddN (see `sum_in_order`):
+# with it, the traced NB201 Jacobian gave different bits in successive calls of the same graph.
+# Every traced Jacobian runs without it (`traced_jacobian`'s optimizer options).
+WITHOUT_ARITHMETIC_OPTIMIZER = {"arithmetic_optimization": False}
+WITHOUT_GRAPPLER = {"disable_meta_optimizer": True}
 
-  That optimizer rewrites chains of additions into AddN (see `sum_in_order`): with it, the traced
-  NB201 Jacobian gave different bits in successive calls of the same graph; without it, the bits
-  of its eager run, in every call. The option is part of the key a function's optimized graph is
-  cached under, so it must hold at every call of the function, not only at the first.
+
+@contextlib.contextmanager
+def _optimizer_options(options):
+  """Grappler `options` (`tf.config.optimizer.set_experimental_options`) in this thread's
+  function calls, and each option as it was after.
+
+  The options are part of the key a function's optimized graph is cached under, so they must
+  hold at every call of the function, not only at the first.
   """
-  previous = tf.config.optimizer.get_experimental_options().get("arithmetic_optimization")
-  tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+  previous = tf.config.optimizer.get_experimental_options()
+  tf.config.optimizer.set_experimental_options(options)
   try:
     yield
   finally:
-    # None: unset, TensorFlow's default (on).
-    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": previous})
+    # An option missing from `previous` is unset: None restores TensorFlow's default.
+    tf.config.optimizer.set_experimental_options({key: previous.get(key) for key in options})
 
 
-def traced_jacobian(network_forward, variables, chunk_size):
+def traced_jacobian(network_forward, variables, chunk_size, optimizer_options):
   """`logit_sum_jacobian` as ONE traced function of the images, (images) -> rows.
 
   For a network whose forward reads its alive mask from its variable inside the graph and runs
-  every op with its weight (the NB201 supernet, `grouped_cell_backward`): traced once per image
-  shape, it serves every candidate of a search (`tracing_count`). A traced graph runs the 200
-  small ops of each chunk's backward without the Python and eager dispatch between them, and
-  independent ones side by side (the NB201 kappa at batch 72 on 2 cores: 1.4-1.6 s eagerly,
-  0.86-0.92 s traced), at a first call of about 4 s instead of 3.
+  every op times its alive bit: traced once per image shape, it serves every candidate of a
+  search (`tracing_count`). A traced graph runs the hundreds of small ops of each chunk's
+  backward without the Python and eager dispatch between them, and independent ones side by side
+  (on 2 cores, warm: the NB201 kappa at batch 72 1.4-1.6 s eagerly, 0.86-0.92 s traced; a DARTS
+  candidate's at batch 14 0.85 s eagerly, 0.38 s traced), for a longer first call (NB201 4 s
+  instead of 3, DARTS 7.5 s instead of 2.9 s).
+
+  Args:
+    network_forward, variables, chunk_size: as for `logit_sum_jacobian`.
+    optimizer_options: Grappler's options at every call, `WITHOUT_ARITHMETIC_OPTIMIZER` or
+      stricter (`WITHOUT_GRAPPLER`).
   """
   function = tf.function(
       lambda images: logit_sum_jacobian(network_forward, images, variables, chunk_size),
@@ -698,7 +715,7 @@ def traced_jacobian(network_forward, variables, chunk_size):
   _TRACED_STEPS.append(function)
 
   def jacobian(images):
-    with _without_arithmetic_optimizer():
+    with _optimizer_options(optimizer_options):
       return function(tf.convert_to_tensor(images, tf.float32))
   return jacobian
 

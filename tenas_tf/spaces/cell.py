@@ -119,7 +119,7 @@ class Cell(keras.layers.Layer):
                                                  None if alive is None else alive[k])
                   for k, source in zip(indices, sources)]
       outputs = [output for output, _ in incoming]
-      states.append(outputs[0] if len(outputs) == 1 else tf.add_n(outputs))
+      states.append(batched_backward.sum_in_order(outputs))
       node_edges.append([(source, backward) for source, (_, backward) in zip(sources, incoming)])
 
     def backward(cotangents):

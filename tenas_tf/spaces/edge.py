@@ -15,10 +15,9 @@ A dead op is exactly absent, in one of two ways (`skip_dead_ops`):
   changes a count of distinct patterns) and its output is multiplied by zero. The linear-region
   nets do this, because `num_linear_regions` records ReLU layer outputs by wrapping the layers'
   `call`, and a tensor made inside a `tf.cond` branch cannot be pulled out of it.
-The NTK's batched backward (`tenas_tf.spaces.batched_backward`) of a DARTS edge
-(`jacobian_forward`) runs eagerly and reads the alive bits in Python: a dead op (and a `none` op,
-which adds zero) is not run. The NB201 cell's traced one runs every op times its alive bit
-(`ops_and_bits`).
+The NTK's batched backward (`tenas_tf.spaces.batched_backward`, `jacobian_forward` here, the NB201
+cell's grouped one) is ONE traced graph for every mask: it runs every built op times its alive
+bit (`ops_and_bits`), so a dead op adds exactly zero and gets zero rows; `none` ops do not run.
 An edge with no alive op adds exactly zero. Edges built with fewer ops hold only those: the
 physically pruned network the masked supernet must match, as the tests check.
 Reference: TE-NAS (Chen et al., ICLR 2021) section 3.3, pruning by one op per edge at a time.
@@ -199,26 +198,12 @@ class MixedEdge(keras.layers.Layer):
     total = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
     return total if alive is None and len(outputs) == 1 else total / count
 
-  def live_ops(self, alive=None):
-    """(the op layers that add something, the count the edge's mean divides by) for the alive
-    bits `alive` (numpy, or None: every built op alive). `none` ops are alive in the count but
-    not listed: they add zero."""
-    if self.drop_path is not None:
-      raise NotImplementedError(f"{self.name}: drop-path has no batched backward")
-    if alive is None:
-      live, count = self.op_layers, len(self.op_layers)
-    else:
-      live = [layer for column, layer in zip(self._columns, self.op_layers) if alive[column]]
-      count = max(float(sum(alive)), 1.0)
-    return [layer for layer in live
-            if not isinstance(layer, (ops_lib.Zero, darts_ops.StridedZero))], count
-
   def ops_and_bits(self, alive=None):
-    """`live_ops` for a mask known only as a tensor: ([(op layer, its alive bit)] for every op
-    that can add something (not `none`), the count the edge's mean divides by), the bits and the
-    count scalar tensors of `alive` (a [len(space ops)] float tensor), or 1.0 and the built ops
-    for None. Multiplied by its bit, a dead op adds exactly zero, so one computation over every
-    op serves every mask (the NB201 cell's traced backward, `grouped_cell_backward`)."""
+    """([(op layer, its alive bit)] for every op that can add something (not `none`), the count
+    the edge's mean divides by): scalar tensors of `alive` (a [len(space ops)] float tensor of
+    alive bits, `none`s counted), or 1.0 and the built ops for None. Multiplied by its bit, a
+    dead op adds exactly zero, so one computation over every op serves every mask (the traced
+    Jacobian, `batched_backward.traced_jacobian`)."""
     if self.drop_path is not None:
       raise NotImplementedError(f"{self.name}: drop-path has no batched backward")
     if alive is None:
@@ -231,12 +216,14 @@ class MixedEdge(keras.layers.Layer):
 
   def jacobian_forward(self, inputs, rows, alive=None):
     """Training-mode (outputs, backward) for `batched_backward`; `alive`: this edge's alive bits
-    (numpy) or None. Dead ops, and `none` ops, which add zero, are not run at all."""
-    live, count = self.live_ops(alive)
-    branches = [batched_backward.forward(layer, inputs, rows) for layer in live]
-    if not branches:
+    (a tensor) or None. Every built op runs times its bit (`ops_and_bits`); `none` ops, which add
+    zero, do not run."""
+    ops_and_bits, count = self.ops_and_bits(alive)
+    if not ops_and_bits:
       return batched_backward.zeros(self._strided(inputs), inputs)
-    total, backward = batched_backward.added(branches)
+    total, backward = batched_backward.added(
+        [batched_backward.scaled(batched_backward.forward(layer, inputs, rows), bit)
+         for layer, bit in ops_and_bits])
     if alive is None and count == 1:
       return total, backward
     outputs, undivide = batched_backward.divided(total, count)

@@ -43,6 +43,9 @@ class SearchNetwork(keras.Model):
       by `num_linear_regions`). See the module docstring.
   """
 
+  # Grappler's options for the traced `logit_sum_jacobian` (`batched_backward.traced_jacobian`).
+  JACOBIAN_OPTIMIZER_OPTIONS = batched_backward.WITHOUT_ARITHMETIC_OPTIMIZER
+
   def __init__(self, num_classes, use_stem, space, init, skip_dead_ops, **kwargs):
     super().__init__(**kwargs)
     self.num_classes = checks.integer("num_classes", num_classes, 1)
@@ -50,6 +53,7 @@ class SearchNetwork(keras.Model):
     self.ops = edge_lib.OP_REGISTRIES[space].names
     self.init = init_lib.check_init_scheme(init)
     self.skip_dead_ops = checks.boolean("skip_dead_ops", skip_dead_ops)
+    self._traced_jacobians = {}  # (variable ids, chunk size) -> `logit_sum_jacobian`'s function
 
   def _add_stem(self, filters):
     if self.use_stem:
@@ -108,10 +112,17 @@ class SearchNetwork(keras.Model):
     """Per variable of `variables` (a subset of the conv kernels, BN gammas and dense kernel),
     the [n, size] Jacobian of each image's logit sum, BatchNorm on the batch's statistics: the
     rows of the NTK (`tenas_tf.indicators.ntk_gram`), by `batched_backward` (the subclass's
-    `jacobian_forward` is `call` for it), eagerly. `chunk_size` cotangents go through each
-    backward pass: fewer take less memory, the values stay the same."""
-    return batched_backward.logit_sum_jacobian(self.jacobian_forward, images, variables,
-                                               chunk_size)
+    `jacobian_forward` is `call` for it). `chunk_size` cotangents go through each backward
+    pass: fewer take less memory, the values stay the same.
+
+    ONE traced graph per (variables, chunk size) and image shape serves every alive mask: the
+    forward reads the mask from its variable inside the graph and runs every built op times its
+    alive bit (`batched_backward.traced_jacobian`)."""
+    key = (tuple(id(variable) for variable in variables), chunk_size)
+    if key not in self._traced_jacobians:
+      self._traced_jacobians[key] = batched_backward.traced_jacobian(
+          self.jacobian_forward, list(variables), chunk_size, self.JACOBIAN_OPTIMIZER_OPTIONS)
+    return self._traced_jacobians[key](images)
 
   def _jacobian_stem(self, inputs, rows):
     """`_stem` for `batched_backward`: (outputs, backward)."""

@@ -120,14 +120,15 @@ class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
       self.assertGreater(np.max(np.abs(rows[path])), 0.0, msg=path)
 
 
-class PaperSizeDeterminismTest(tf.test.TestCase):
+class PaperSizeDeterminismTest(tf.test.TestCase, parameterized.TestCase):
 
-  def test_the_nb201_ntk_nets_rows_keep_their_bits(self):
-    # At the paper's sizes (C = 3, batch 72, every op alive) the traced graph runs hundreds of
-    # ops side by side; with TensorFlow's AddN or Grappler's arithmetic optimizer the order of
-    # some additions followed the run's timing and the rows changed from call to call.
-    net = registry.get_space("nb201").ntk_network(10, (32, 32, 3), "pytorch_default")
-    images = tf.random.stateless_normal((72, 32, 32, 3), seed=(7, 8))
+  @parameterized.parameters(("nb201", 72), ("darts", 14))
+  def test_the_ntk_nets_rows_keep_their_bits(self, space, batch_size):
+    # At the paper's sizes (every op alive) the traced graph runs hundreds of ops side by side;
+    # with Grappler's arithmetic optimizer the order of some additions followed the run's timing
+    # and the NB201 rows changed from call to call.
+    net = registry.get_space(space).ntk_network(10, (32, 32, 3), "pytorch_default")
+    images = tf.random.stateless_normal((batch_size, 32, 32, 3), seed=(7, 8))
     spaces.initialize(net, 0)
     variables = indicators.ntk_variables(net)
     first = net.logit_sum_jacobian(images, variables)
