@@ -7,8 +7,9 @@ rewriting of the graph costs tens of seconds to minutes and gigabytes before the
 
 Here each layer runs its forward once and returns a *backward*: a function from a chunk of K
 cotangents of its output, [K, n, ...], to the K cotangents of its input, which also adds the
-layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. pfor never runs. The layers are made of *primitives* (ReLU, zero padding, conv, depthwise conv,
-BatchNorm, pools, Dense: pure functions of tensors, `Primitive`), which run in fused steps: a run
+layer's parameter rows ([K, ...], one per cotangent) to a `Rows`. pfor never runs. The layers
+are made of *primitives* (ReLU, zero padding, conv, depthwise conv, BatchNorm, pools, Dense:
+pure functions of tensors, `Primitive`), which run in fused steps: a run
 of them, such as a DARTS `sep_conv` (ten primitives), is ONE traced forward and ONE traced
 backward per chunk, each traced once per kind of run and tensor shapes (`tracing_count`), not
 per candidate of a search. The forward tensors a backward needs (ReLU masks, BN's normalised
@@ -77,8 +78,7 @@ class Rows:
     return [block for blocks in self._chunks.values() for block in blocks]
 
   def stacked(self, variables, n):
-    """Per variable of `variables`, its [n, size] rows; zeros for one no backward reached (an op
-    skipped because it is dead)."""
+    """Per variable of `variables`, its [n, size] rows; zeros for one no backward reached."""
     return [tf.reshape(tf.concat(self._chunks[id(v)], 0), [n, -1]) if id(v) in self._chunks
             else tf.zeros([n, int(np.prod(v.shape))]) for v in variables]
 

@@ -20,7 +20,8 @@ and every conv out of node j reads the same ReLU(node j), so most of the work is
 BN's algebra is folded into the conv as in `pfor_gradients.conv_batch_norm_training`: with
 z_hat the conv's normalised output, s = gamma / sqrt(var + eps), m values per channel, w the
 conv's weight in its edge's mean (its alive bit / the live ops), dy = w c_i the BN's output
-cotangent, A = s sum(dy) / m and B = s sum(dy z_hat) / m, the conv output's cotangent is s dy - A - z_hat B, so
+cotangent, A = s sum(dy) / m and B = s sum(dy z_hat) / m, the conv output's cotangent is
+s dy - A - z_hat B, so
   kernel rows = w s filter(x, c_i) - A filter(x, 1) - B filter(x, z_hat),
   input cotangent = mask * (input_grad(c_i, w s W) - sum_c [A_c input_grad(1_c, W)
                                                             + B_c input_grad(z_hat_c, W)]),
