@@ -9,6 +9,7 @@ plain TensorFlow ops (`spaces.tensorflow_gradients()`): an oracle that shares no
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context  # the configuration functions are cached under
 
 from tenas_tf import indicators
 from tenas_tf import spaces
@@ -106,6 +107,18 @@ class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
       self.net.logit_sum_jacobian(_IMAGES, self.variables)
       self.assertEqual(
           tf.config.optimizer.get_experimental_options().get("arithmetic_optimization"), setting)
+
+  @parameterized.parameters((batched_backward.WITHOUT_ARITHMETIC_OPTIMIZER,),
+                            (batched_backward.WITHOUT_GRAPPLER,))
+  def test_the_traced_jacobian_leaves_the_function_configuration_as_it_was(self, options):
+    # The configuration every other function is called (and cached) with: a different one after
+    # a kappa made the DARTS #LR function optimized and instantiated again (seconds).
+    def forward(images, rows):
+      del rows
+      return images[:, 0, 0, :2], lambda cotangents: None
+    before = context.context().config.SerializeToString(deterministic=True)
+    batched_backward.traced_jacobian(forward, [], 2, options)(_IMAGES)
+    self.assertEqual(context.context().config.SerializeToString(deterministic=True), before)
 
   def test_the_dead_op_has_zero_rows_and_the_live_ones_do_not(self):
     rows = dict(zip((v.path for v in self.variables),
