@@ -93,7 +93,8 @@ def ntk_gram(model, images, *, variables=None, method="jacobian"):
     method: "jacobian" (default): the model's own `logit_sum_jacobian(images, variables)` where
       it has one (the search networks of `tenas_tf.spaces`: one forward and a backward over
       many cotangents, `tenas_tf.spaces.batched_backward`, no pfor), else "pfor"; "pfor":
-      `tape.jacobian` vectorised by pfor in a traced function (any model; tens of seconds of tracing before the first call);
+      `tape.jacobian` vectorised by pfor in a traced function (any model; tens of seconds of
+      tracing before the first call);
       "loop": one backward pass per sample (slow; the test oracle).
 
   Returns:

@@ -35,7 +35,17 @@ import tensorflow as tf
 
 from tenas_tf.spaces import pfor_gradients
 
-_TRACED_STEPS = []  # every `tf.function` `traced_step` made, for `tracing_count`
+_traces = 0  # runs of the Python bodies of this module's `tf.function`s: `tracing_count`
+
+
+def _counted(function):
+  """`function`, counting each run of its body: under `tf.function`, each trace. A count kept
+  here, not a list of the functions, lets a network's traced Jacobian die with the network."""
+  def counted(*args):
+    global _traces
+    _traces += 1
+    return function(*args)
+  return counted
 
 
 def traced_step(function):
@@ -57,8 +67,8 @@ def traced_step(function):
 
   def step(*settings):
     if settings not in steps:
-      steps[settings] = tf.function(functools.partial(function, *settings), autograph=False)
-      _TRACED_STEPS.append(steps[settings])
+      steps[settings] = tf.function(_counted(functools.partial(function, *settings)),
+                                    autograph=False)
     return steps[settings]
   step.body = function  # to run it inside another traced step, as part of that trace
   return step
@@ -653,9 +663,10 @@ def divided(x, divisor):
 
 
 def tracing_count():
-  """How many times the traced steps of this module have been traced in this process (a test
-  checks that scoring more candidates does not trace them again)."""
-  return sum(step.experimental_get_tracing_count() for step in _TRACED_STEPS)
+  """How many times the traced functions of this module (its steps, the networks' Jacobians)
+  have been traced in this process (a test checks that scoring more candidates does not trace
+  them again)."""
+  return _traces
 
 
 def forward(layer, inputs, rows):
@@ -716,9 +727,8 @@ def traced_jacobian(network_forward, variables, chunk_size, optimizer_options):
       stricter (`WITHOUT_GRAPPLER`).
   """
   function = tf.function(
-      lambda images: logit_sum_jacobian(network_forward, images, variables, chunk_size),
+      _counted(lambda images: logit_sum_jacobian(network_forward, images, variables, chunk_size)),
       autograph=False)
-  _TRACED_STEPS.append(function)
 
   def jacobian(images):
     with _optimizer_options(optimizer_options):

@@ -6,6 +6,9 @@ gradients that TensorFlow's own autodiff gives, one backward pass per sample, wi
 plain TensorFlow ops (`spaces.tensorflow_gradients()`): an oracle that shares no code with it.
 """
 
+import gc
+import weakref
+
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
@@ -83,12 +86,14 @@ class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
     # The NB201 net's Jacobian is one traced graph for every mask, read from the mask variable;
     # its bits must not depend on the run (the order of additions in the graph) nor on the masks
     # scored before, and they are the eager run's of the same forward.
+    original = self.net.alive.numpy()
+    self.addCleanup(self.net.set_alive, original)
     other = self.net.buildable_mask.copy()
     other[0, :, spaces.NB201_OPS.index("nor_conv_3x3")] = False
     first = self.net.logit_sum_jacobian(_IMAGES, self.variables)
     self.net.set_alive(other)
     changed = self.net.logit_sum_jacobian(_IMAGES, self.variables)
-    self.net.set_alive(_net().alive.numpy())
+    self.net.set_alive(original)
     again = self.net.logit_sum_jacobian(_IMAGES, self.variables)
     eager = batched_backward.logit_sum_jacobian(self.net.jacobian_forward, _IMAGES,
                                                 self.variables, supernet.JACOBIAN_CHUNK)
@@ -119,6 +124,16 @@ class LogitSumJacobianTest(tf.test.TestCase, parameterized.TestCase):
     before = context.context().config.SerializeToString(deterministic=True)
     batched_backward.traced_jacobian(forward, [], 2, options)(_IMAGES)
     self.assertEqual(context.context().config.SerializeToString(deterministic=True), before)
+
+  def test_a_networks_traced_jacobian_dies_with_it(self):
+    # The module keeps its traced functions for `tracing_count`; a network's must not keep the
+    # network alive (a process scoring many networks would hold every one of them).
+    net = _net()
+    net.logit_sum_jacobian(_IMAGES, indicators.ntk_variables(net))
+    alive = weakref.ref(net)
+    del net
+    gc.collect()
+    self.assertIsNone(alive())
 
   def test_the_dead_op_has_zero_rows_and_the_live_ones_do_not(self):
     rows = dict(zip((v.path for v in self.variables),
